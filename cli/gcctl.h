@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * gcctl: one binary, a table of verbs. A verb either runs or holds a table
+ * of sub-verbs; `--help` works on every level.
+ *
+ * Exit status: 0 success, 1 the thing checked is bad or the operation was
+ * refused, 2 usage error (bad options, unknown verb).
+ */
+#pragma once
+
+#include <stdbool.h>
+
+#include <cJSON.h>
+
+#define GCCTL_EXIT_OK 0
+#define GCCTL_EXIT_FAIL 1
+#define GCCTL_EXIT_USAGE 2
+
+struct gcctl_verb {
+        const char *name;
+        const char *summary;            /* one line, for the parent's --help */
+        const char *usage;              /* full help text of a leaf verb */
+        int (*run)(int argc, char **argv);      /* argv[0] is the verb's name */
+        const struct gcctl_verb *sub;   /* NULL-name-terminated table */
+};
+
+/* Options every verb understands. */
+struct gcctl_global {
+        bool json;                      /* --json: machine-readable output on stdout */
+};
+extern struct gcctl_global gcctl_global;
+
+int gcctl_dispatch(const struct gcctl_verb *table, const char *path, int argc, char **argv);
+
+/* Parse a leaf verb's options: --json and --help are handled here; extra
+ * long options come in opts (may be NULL) and are handed to handle(). Returns
+ * the index of the first operand, or -1 after printing help (exit 0) or a
+ * usage error (exit 2) with *ret_exit set. */
+struct option;
+int gcctl_parse_options(int argc, char **argv, const char *usage, const struct option *opts,
+                        int (*handle)(int opt, const char *arg, void *userdata), void *userdata,
+                        int *ret_exit);
+
+/* Print usage error "gcctl VERB: msg" and return GCCTL_EXIT_USAGE. */
+int gcctl_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Print a JSON document to stdout (pretty, UTF-8, newline). */
+void gcctl_print_json(const cJSON *doc);
+
+/* Tables: text columns aligned by display width (CJK counts 2). */
+struct gcctl_table;
+struct gcctl_table *gcctl_table_new(unsigned ncols, const char *const *headers);
+void gcctl_table_add(struct gcctl_table *t, const char *const *cells);
+void gcctl_table_print(const struct gcctl_table *t);
+void gcctl_table_free(struct gcctl_table *t);
+/* Display width of a UTF-8 string in terminal columns. */
+int gcctl_display_width(const char *s);
+
+/* Verb tables of each area. */
+extern const struct gcctl_verb gcctl_policy_verbs[];
+extern const struct gcctl_verb gcctl_doc_verbs[];

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "gc-config.h"
+#include "gcctl.h"
+#include "log.h"
+
+static const struct gcctl_verb top[] = {
+        { "policy", "check and explain policy packs", NULL, NULL, gcctl_policy_verbs },
+        { "doc", "canonicalize, hash, sign and verify JSON documents", NULL, NULL, gcctl_doc_verbs },
+        {}
+};
+
+int main(int argc, char **argv) {
+        setlocale(LC_ALL, "");
+        log_set_component("gcctl");
+        log_set_max_level(LOG_LEVEL_WARNING);
+        log_parse_environment();
+
+        if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+                printf("gcctl %s\n", GC_VERSION);
+                return GCCTL_EXIT_OK;
+        }
+        return gcctl_dispatch(top, "gcctl", argc - 1, argv + 1);
+}

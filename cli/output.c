@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wchar.h>
+
+#include "alloc.h"
+#include "cleanup.h"
+#include "gcctl.h"
+#include "utf8.h"
+
+struct gcctl_global gcctl_global;
+
+static void print_table_help(const struct gcctl_verb *table, const char *path) {
+        int width = 0;
+
+        printf("Usage: %s [--json] COMMAND [ARGS...]\n\nCommands:\n", path);
+        for (const struct gcctl_verb *v = table; v->name; v++)
+                if ((int) strlen(v->name) > width)
+                        width = strlen(v->name);
+        for (const struct gcctl_verb *v = table; v->name; v++)
+                printf("  %-*s  %s\n", width, v->name, v->summary);
+        printf("\nOptions:\n"
+               "  --json     machine-readable output on stdout\n"
+               "  --help     this text; COMMAND --help for a command's own\n"
+               "\nRun '%s COMMAND --help' for more.\n", path);
+}
+
+int gcctl_dispatch(const struct gcctl_verb *table, const char *path, int argc, char **argv) {
+        /* Options before the verb apply to everything below. */
+        while (argc > 0 && argv[0][0] == '-') {
+                if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
+                        print_table_help(table, path);
+                        return GCCTL_EXIT_OK;
+                } else if (strcmp(argv[0], "--json") == 0) {
+                        gcctl_global.json = true;
+                        argc--, argv++;
+                } else
+                        return gcctl_usage_error(path, "unknown option '%s'", argv[0]);
+        }
+        if (argc == 0) {
+                print_table_help(table, path);
+                return GCCTL_EXIT_USAGE;
+        }
+        if (strcmp(argv[0], "help") == 0) {
+                print_table_help(table, path);
+                return GCCTL_EXIT_OK;
+        }
+        for (const struct gcctl_verb *v = table; v->name; v++) {
+                if (strcmp(v->name, argv[0]) != 0)
+                        continue;
+                _cleanup_free_ char *sub = xasprintf("%s %s", path, v->name);
+                if (v->sub)
+                        return gcctl_dispatch(v->sub, sub, argc - 1, argv + 1);
+                return v->run(argc, argv);
+        }
+        return gcctl_usage_error(path, "unknown command '%s' (see '%s --help')", argv[0], path);
+}
+
+int gcctl_usage_error(const char *verb, const char *fmt, ...) {
+        va_list ap;
+
+        fprintf(stderr, "%s: ", verb);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        return GCCTL_EXIT_USAGE;
+}
+
+int gcctl_parse_options(int argc, char **argv, const char *usage, const struct option *opts,
+                        int (*handle)(int opt, const char *arg, void *userdata), void *userdata,
+                        int *ret_exit) {
+        struct option all[32];
+        size_t n = 0;
+
+        all[n++] = (struct option) { "help", no_argument, NULL, 'h' };
+        all[n++] = (struct option) { "json", no_argument, NULL, 'J' };
+        for (const struct option *o = opts; o && o->name; o++) {
+                if (n >= ELEMENTSOF(all) - 1)
+                        abort();
+                all[n++] = *o;
+        }
+        all[n] = (struct option) {};
+
+        optind = 0;
+        opterr = 0;
+        for (;;) {
+                int longindex = 0;
+                int c = getopt_long(argc, argv, "+h", all, &longindex);
+                if (c == -1)
+                        break;
+                if (c == 'h') {
+                        fputs(usage, stdout);
+                        *ret_exit = GCCTL_EXIT_OK;
+                        return -1;
+                }
+                if (c == 'J') {
+                        gcctl_global.json = true;
+                        continue;
+                }
+                if (c == '?' || c == ':') {
+                        if (optopt)
+                                *ret_exit = gcctl_usage_error(argv[0], "option '-%c' is unknown or needs a value", optopt);
+                        else
+                                *ret_exit = gcctl_usage_error(argv[0], "option '%s' is unknown or needs a value", argv[optind - 1]);
+                        fprintf(stderr, "Run with --help for the options.\n");
+                        return -1;
+                }
+                if (!handle || handle(c, optarg, userdata) < 0) {
+                        *ret_exit = GCCTL_EXIT_USAGE;
+                        return -1;
+                }
+        }
+        return optind;
+}
+
+void gcctl_print_json(const cJSON *doc) {
+        _cleanup_free_ char *s = cJSON_Print(doc);
+        if (!s)
+                abort();
+        puts(s);
+}
+
+int gcctl_display_width(const char *s) {
+        size_t n = strlen(s);
+        int w = 0;
+
+        for (size_t i = 0; i < n;) {
+                uint32_t cp;
+                int l = utf8_decode(s + i, n - i, &cp);
+                if (l < 0) {
+                        i++, w++;
+                        continue;
+                }
+                int cw = wcwidth((wchar_t) cp);
+                if (cw < 0) {
+                        /* Without a UTF-8 locale wcwidth knows nothing: wide East Asian ranges. */
+                        cw = (cp >= 0x1100 && (cp <= 0x115f || (cp >= 0x2e80 && cp <= 0xa4cf) ||
+                                               (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) ||
+                                               (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) ||
+                                               (cp >= 0xffe0 && cp <= 0xffe6) || (cp >= 0x20000 && cp <= 0x3fffd)))
+                                     ? 2 : 1;
+                }
+                w += cw;
+                i += l;
+        }
+        return w;
+}
+
+struct gcctl_table {
+        unsigned ncols;
+        size_t nrows;
+        char **cells;           /* (nrows + 1) * ncols, row 0 the headers */
+};
+
+struct gcctl_table *gcctl_table_new(unsigned ncols, const char *const *headers) {
+        struct gcctl_table *t = xnew(struct gcctl_table, 1);
+        t->ncols = ncols;
+        gcctl_table_add(t, headers);
+        return t;
+}
+
+void gcctl_table_add(struct gcctl_table *t, const char *const *cells) {
+        t->cells = xrealloc(t->cells, (t->nrows + 1) * t->ncols * sizeof(char *));
+        for (unsigned c = 0; c < t->ncols; c++)
+                t->cells[t->nrows * t->ncols + c] = xstrdup(cells[c] ? cells[c] : "");
+        t->nrows++;
+}
+
+void gcctl_table_print(const struct gcctl_table *t) {
+        _cleanup_free_ int *width = xnew(int, t->ncols);
+
+        for (size_t r = 0; r < t->nrows; r++)
+                for (unsigned c = 0; c < t->ncols; c++) {
+                        int w = gcctl_display_width(t->cells[r * t->ncols + c]);
+                        if (w > width[c])
+                                width[c] = w;
+                }
+        for (size_t r = 0; r < t->nrows; r++) {
+                for (unsigned c = 0; c < t->ncols; c++) {
+                        const char *cell = t->cells[r * t->ncols + c];
+                        fputs(cell, stdout);
+                        if (c + 1 < t->ncols)
+                                printf("%*s", width[c] - gcctl_display_width(cell) + 2, "");
+                }
+                putchar('\n');
+        }
+}
+
+void gcctl_table_free(struct gcctl_table *t) {
+        if (!t)
+                return;
+        for (size_t i = 0; i < t->nrows * t->ncols; i++)
+                free(t->cells[i]);
+        free(t->cells);
+        free(t);
+}

@@ -1,0 +1,6 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "gcctl.h"
+
+const struct gcctl_verb gcctl_policy_verbs[] = {
+        {}
+};
