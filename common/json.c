@@ -191,7 +191,8 @@ int json_parse(const char *text, size_t len, cJSON **ret, struct gc_error *err) 
                 return r;
 
         /* cJSON wants a NUL-terminated buffer; the check above has ruled out inner NULs. */
-        copy = xmemdup(text, len + 1);
+        copy = xmalloc(len + 1);
+        memcpy(copy, text, len);
         copy[len] = 0;
         doc = cJSON_ParseWithOpts(copy, &end, true);
         if (!doc) {

@@ -1,3 +1,34 @@
 #!/usr/bin/env bash
-# placeholder
-exit 77
+# gcctl's command line: help on every level, usage errors, version.
+set -euo pipefail
+: "${GCCTL:?}"
+fails=0
+ok()  { echo "ok: $*"; }
+bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+expect() {  # expect RC PATTERN ARGS...
+        local want=$1 pat=$2; shift 2
+        local out rc
+        set +e; out=$("$GCCTL" "$@" 2>&1); rc=$?; set -e
+        if [ "$rc" -eq "$want" ] && grep -qE -- "$pat" <<<"$out"; then ok "gcctl $* -> $rc"
+        else bad "gcctl $*: exit $rc (want $want), output: $out"; fi
+}
+
+expect 0 '^gcctl [0-9]+\.[0-9]+' --version
+expect 0 'Commands:' --help
+expect 0 'policy +check and explain' help
+expect 2 'Commands:'                                    # no verb: usage, exit 2
+expect 2 "unknown command 'nope'" nope
+expect 2 "unknown option '--bogus'" --bogus
+expect 0 'check +validate policy packs' policy --help
+expect 0 'Usage: gcctl policy check' policy check --help
+expect 0 'Usage: gcctl policy explain' policy explain --help
+expect 2 'no FILE given' policy check
+expect 2 'exactly one FILE' policy explain
+expect 2 "unknown or needs a value" policy check --frobnicate x
+expect 0 'Commands:' doc --help
+for v in canon digest sign verify fingerprint; do
+        expect 0 "Usage: gcctl doc $v" doc "$v" --help
+done
+
+[ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
