@@ -10,7 +10,10 @@
  * 64 bytes (RFC 8032, pure Ed25519).
  *
  * Errors: negative errno, with the library's message logged at debug level.
- * -EBADMSG means "verified, and the signature is wrong".
+ * -EBADMSG means "verified, and the signature is wrong"; -ENOKEY signing
+ * with a public key; -EOPNOTSUPP a key that is neither SM2 nor Ed25519
+ * (or not SM2 for the _sm2_ functions); -EINVAL a PEM that does not parse
+ * or is encrypted (keys are never prompted for). Name lookups ignore case.
  */
 #pragma once
 
@@ -46,7 +49,7 @@ int crypto_hmac(enum gc_hash_alg alg, const void *key, size_t keylen,
                 const void *data, size_t len, uint8_t out[GC_HASH_MAX]);
 
 int crypto_random(void *buf, size_t len);
-/* nbytes of randomness as unpadded base64url (RFC 4648 §5). */
+/* nbytes (1..4096, else -EINVAL) of randomness as unpadded base64url (RFC 4648 §5). */
 int crypto_token(size_t nbytes, char **ret_token);
 /* Constant-time comparison. */
 bool crypto_equal(const void *a, const void *b, size_t len);
@@ -54,7 +57,8 @@ bool crypto_equal(const void *a, const void *b, size_t len);
 /* Lowercase hex; unhex accepts either case, -EINVAL on bad input. */
 char *crypto_hex(const void *data, size_t len);
 int crypto_unhex(const char *hex, uint8_t **ret, size_t *ret_len);
-/* Standard base64 with padding, no newlines. */
+/* Standard base64 with padding, no newlines. unbase64 is strict: padding
+ * required, no white space, unused bits of the last group zero. */
 char *crypto_base64(const void *data, size_t len);
 int crypto_unbase64(const char *s, uint8_t **ret, size_t *ret_len);
 
