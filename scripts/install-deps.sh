@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Install what govcloud needs on Debian 12 with apt-get, only what is missing.
+#   scripts/install-deps.sh            build and test packages
+#   scripts/install-deps.sh --fuzz     also clang and its fuzzer runtime
+# Run as root (or through sudo).
+set -euo pipefail
+
+packages=(
+        # build
+        meson ninja-build pkg-config gcc python3
+        libcjson-dev libssl-dev openssl
+        libvirt-dev libnl-3-dev libnl-route-3-dev libnl-genl-3-dev
+        libcurl4-openssl-dev libsqlite3-dev libevent-dev libnftables-dev
+        # tests
+        libcmocka-dev
+)
+for arg in "$@"; do
+        case $arg in
+        --fuzz) packages+=(clang libclang-rt-14-dev) ;;
+        -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
+        *) echo "install-deps: unknown option '$arg'" >&2; exit 2 ;;
+        esac
+done
+
+missing=()
+for p in "${packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+        echo "install-deps: missing packages: ${missing[*]}; run as root to install them" >&2
+        exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
