@@ -46,18 +46,22 @@ static void print_issues(FILE *f, const char *file, const struct schema_issues *
 
 static int run_check(int argc, char **argv) {
         _cleanup_(cJSON_Deletep) cJSON *out = cJSON_CreateArray();
+        static const char *const headers[] = { "FILE", "PACK", "NAME", "RESULT" };
+        struct gcctl_table *table = gcctl_table_new(ELEMENTSOF(headers), headers);
+        struct gc_buf problems = GC_BUF_INIT(16 * 1024 * 1024);
         int ret = GCCTL_EXIT_OK, code = 0;
         int first = gcctl_parse_options(argc, argv, check_usage, NULL, NULL, NULL, &code);
 
-        if (first < 0)
-                return code;
-        if (first >= argc)
-                return gcctl_usage_error("gcctl policy check", "no FILE given (see --help)");
+        if (first < 0 || first >= argc) {
+                gcctl_table_free(table);
+                return first < 0 ? code : gcctl_usage_error("gcctl policy check", "no FILE given (see --help)");
+        }
 
         for (int i = first; i < argc; i++) {
                 _cleanup_(pack_freep) struct pack *p = NULL;
                 struct schema_issues issues = {};
                 int r = pack_load_file(argv[i], &p, &issues);
+                char result[64];
 
                 if (r < 0)
                         ret = GCCTL_EXIT_FAIL;
@@ -69,16 +73,22 @@ static int run_check(int argc, char **argv) {
                                 cJSON_AddStringToObject(o, "pack", p->id);
                         cJSON_AddItemToObject(o, "issues", issues_json(&issues));
                         cJSON_AddItemToArray(out, o);
-                } else if (r >= 0)
-                        printf("%s: valid (%s, %s)\n", argv[i], p->id, p->name);
-                else {
-                        print_issues(stdout, argv[i], &issues);
-                        printf("%s: invalid, %zu problem%s\n", argv[i], issues.n, issues.n == 1 ? "" : "s");
                 }
+                snprintf(result, sizeof result, r >= 0 ? "valid" : "invalid: %zu problem%s", issues.n, issues.n == 1 ? "" : "s");
+                gcctl_table_add(table, (const char *const[]) { argv[i], p ? p->id : "-", p ? p->name : "-", result });
+                for (size_t k = 0; k < issues.n; k++)
+                        gc_buf_printf(&problems, "%s: %s: %s\n", argv[i], issues.v[k].path, issues.v[k].message);
                 schema_issues_free(&issues);
         }
         if (gcctl_global.json)
                 gcctl_print_json(out);
+        else {
+                gcctl_table_print(table);
+                if (problems.len)
+                        printf("\n%s", problems.data);
+        }
+        gcctl_table_free(table);
+        gc_buf_free(&problems);
         return ret;
 }
 

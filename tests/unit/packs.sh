@@ -12,7 +12,7 @@ packs=("$GC_SRCDIR"/policies/{baotou,luan,zhumadian,sichuan}.json)
 
 # Every shipped pack is valid.
 if out=$("$GCCTL" policy check "${packs[@]}"); then
-        [ "$(grep -c ': valid (' <<<"$out")" -eq 4 ] && ok "four shipped packs valid" || bad "check output: $out"
+        [ "$(grep -cE '^\S+\.json +[a-z]+ +\S+ +valid$' <<<"$out")" -eq 4 ] && ok "four shipped packs valid" || bad "check output: $out"
 else
         bad "policy check of the shipped packs failed: $out"
 fi
@@ -46,7 +46,7 @@ for want in '$.trial.max: is a string, expected integer or null' \
             '$.audit.retention_months: is 0, below the minimum 1'; do
         grep -qF "$want" <<<"$out" && ok "names: $want" || bad "missing '$want' in: $out"
 done
-grep -q 'invalid, 3 problems' <<<"$out" && ok "counts the problems" || bad "count: $out"
+grep -q 'invalid: 3 problems' <<<"$out" && ok "counts the problems" || bad "count: $out"
 
 # Fix the schema errors; the band overlap (a check beyond the schema) is then reported.
 python3 - "$work/broken.json" <<'PY'
