@@ -87,6 +87,11 @@ int jcs_format_number(double d, char buf[JCS_NUMBER_MAX]) {
                 *o++ = '-';
                 d = -d;
         }
+        if (d < 9007199254740992.0 && d == (double) (int64_t) d) {
+                /* Below 2^53 an integral double's exact digits are its shortest ones. */
+                snprintf(o, JCS_NUMBER_MAX - (o - buf), "%" PRId64, (int64_t) d);
+                return 0;
+        }
 
         shortest_digits(d, digits, &exp);
         k = strlen(digits);
