@@ -24,7 +24,8 @@ struct calendar {
 
 int64_t calendar_days_from_civil(int y, unsigned m, unsigned d);
 void calendar_civil_from_days(int64_t days, int *ret_y, unsigned *ret_m, unsigned *ret_d);
-/* Parse "YYYY-MM-DD" strictly into a local day; -EINVAL otherwise. */
+/* Parse "YYYY-MM-DD" strictly into a local day; -EINVAL otherwise (years
+ * 0001..9999, two-digit month and day, a day the month has, nothing else). */
 int calendar_parse_date(const char *s, int64_t *ret_day);
 
 int64_t calendar_local_day(const struct calendar *c, int64_t t);
@@ -35,9 +36,12 @@ int64_t calendar_month_index(const struct calendar *c, int64_t t);
 /* ISO weekday 1..7 of a local day. */
 unsigned calendar_weekday(int64_t day);
 
+/* A day in both lists counts as a holiday. */
 bool calendar_is_working_day(const struct calendar *c, int64_t day);
 /* The end of the n-th working day after the day of t (n = 0: the end of
- * that day), as the local midnight that follows it. R-LC6 deadlines. */
+ * that day), as the local midnight that follows it. R-LC6 deadlines.
+ * INT64_MAX where the calendar has no n-th working day (every weekday in
+ * weekend_mask and too few adjusted workdays). */
 int64_t calendar_add_working_days(const struct calendar *c, int64_t t, unsigned n);
 /* Same local time n calendar months later; a day past the month's end is
  * clamped to its last day (31 Jan + 1 month = 28/29 Feb). */

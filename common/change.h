@@ -47,7 +47,10 @@ struct change_frequency_policy {
 };
 
 /* prior: times of the system's earlier accepted changes. 0 when allowed;
- * -EBUSY with err filled when refused. */
+ * -EBUSY with err filled when refused: field "month", value the local
+ * month "YYYY-MM", rule R-RQ3. Only changes in the same calendar month of
+ * cal (its UTC offset) as now count. max_per_calendar_month 0 refuses every
+ * change that is not an allowed exception. */
 int change_frequency_check(const struct change_frequency_policy *p, const struct calendar *cal,
                            const int64_t *prior, size_t n, int64_t now, bool exception,
                            struct gc_error *err);

@@ -82,6 +82,15 @@ struct rightsize_result {
         bool idle;                      /* R-RS7 */
 };
 
+/* lin NULL: RIGHTSIZE_LINEAR_DEFAULTS. A platform minimum of 0 counts as 1
+ * (no VM shrinks to nothing). Where no band matches, or there are no
+ * samples, or the pack does not regulate (regulated false: no CPU, memory
+ * or disk change), the change has applies false and rule "". The idle flag
+ * (R-RS7) depends on idle_regulated alone.
+ * -EINVAL (ret untouched) for a platform whose minimum passes its maximum
+ * or whose maximum is 0, more than RIGHTSIZE_BANDS_MAX bands, a factor
+ * that is not a positive number, or an input with samples whose average is
+ * NaN or whose size is 0. */
 int rightsize_recommend(const struct rightsize_policy *p, const struct rightsize_platform *platform,
                         const struct rightsize_linear *lin, const struct rightsize_input *in,
                         struct rightsize_result *ret);
@@ -90,8 +99,12 @@ int rightsize_recommend(const struct rightsize_policy *p, const struct rightsize
  * contains it; NULL if none. */
 const struct rightsize_band *rightsize_band_find(const struct rightsize_band *bands, size_t n, double pct);
 
-/* Least squares over (day index, value), skipping NaN gaps. -EDOM with
- * fewer than two points or no spread. r2 is 1 for a perfect line; a flat
- * series has slope 0 and r2 0. */
+/* Least squares over (day index, value), skipping NaN gaps (and any other
+ * non-finite value). -EDOM with fewer than two points or no spread. r2 is
+ * 1 for a perfect line; a flat series (every value equal) has slope 0 and
+ * r2 0: it explains no variance, so it never counts as linear growth. The
+ * outputs may be NULL. */
 int rightsize_linear_fit(const double *y, size_t n, double *ret_slope, double *ret_r2, size_t *ret_points);
+/* At least min_days points, slope >= min_slope and > 0, r2 >= min_r2. lin
+ * NULL: the defaults. */
 bool rightsize_is_linear_growth(const struct rightsize_linear *lin, const double *y, size_t n);
