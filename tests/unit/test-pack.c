@@ -288,6 +288,35 @@ static void test_schema_strict(void **state) {
         walk_schema(s, schema_root(s), "$");
 }
 
+/* The shipped packs drive the rule modules: Baotou's bands (R-RS1, R-RS3, R-RS2)
+ * and Lu'an's major-change thresholds (R-RQ2), read from the JSON files. */
+static void test_shipped_rules(void **state) {
+        _cleanup_(pack_freep) struct pack *bt = load_shipped("baotou");
+        _cleanup_(pack_freep) struct pack *la = load_shipped("luan");
+        const struct rightsize_platform platform = { 1, 64, 1, 512, 20, 16384 };
+        struct rightsize_result res;
+        struct gc_error err = {};
+
+        struct rightsize_input in = { .vcpus = 4, .memory_gib = 16, .disk_gib = 100,
+                                      .has_cpu = true, .has_memory = true, .cpu_pct = 70, .memory_pct = 20 };
+        assert_int_equal(rightsize_recommend(&bt->rightsize, &platform, NULL, &in, &res), 0);
+        assert_true(res.cpu.applies);
+        assert_int_equal(res.cpu.after, 12);                    /* R-RS3: 70 % is ">= 70 %", x3 */
+        assert_string_equal(res.cpu.rule, "R-RS3");
+        assert_int_equal(res.memory.after, 8);                  /* R-RS2: 20 % is in [20, 40], halved */
+
+        in = (struct rightsize_input) { .vcpus = 3, .memory_gib = 16, .disk_gib = 100, .has_cpu = true, .cpu_pct = 14.9 };
+        assert_int_equal(rightsize_recommend(&bt->rightsize, &platform, NULL, &in, &res), 0);
+        assert_int_equal(res.cpu.after, 1);                     /* R-RS1: 3 cores quartered is 1 */
+        assert_string_equal(res.cpu.rule, "R-RS1");
+
+        assert_int_equal(change_major_dimensions(&la->major, &(struct change_delta) { .new_vms = 10 }, &err), 0);
+        assert_int_equal(change_major_dimensions(&la->major, &(struct change_delta) { .new_vms = 11 }, &err), CHANGE_MAJOR_VMS);
+        assert_string_equal(err.rule, "R-RQ2");
+        /* Baotou sets no thresholds: nothing is major by size. */
+        assert_int_equal(change_major_dimensions(&bt->major, &(struct change_delta) { .new_vms = 500, .storage_gib = 99999 }, &err), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_baotou),
@@ -298,6 +327,7 @@ int main(void) {
                 cmocka_unit_test(test_text_errors),
                 cmocka_unit_test(test_band_parse),
                 cmocka_unit_test(test_schema_strict),
+                cmocka_unit_test(test_shipped_rules),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
