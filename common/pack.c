@@ -33,20 +33,6 @@ const struct schema *pack_schema(void) {
         return schema_singleton;
 }
 
-static void issue(struct schema_issues *issues, const char *path, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-static void issue(struct schema_issues *issues, const char *path, const char *fmt, ...) {
-        va_list ap;
-        char *msg;
-
-        va_start(ap, fmt);
-        if (vasprintf(&msg, fmt, ap) < 0)
-                abort();
-        va_end(ap);
-        issues->v = xrealloc(issues->v, (issues->n + 1) * sizeof *issues->v);
-        issues->v[issues->n++] = (struct schema_issue) { .path = xstrdup(path), .message = msg };
-}
-
 /* Accessors for a document the schema has already checked: types are right. */
 static const cJSON *sect(const cJSON *doc, const char *name) {
         return cJSON_GetObjectItemCaseSensitive(doc, name);
@@ -146,17 +132,17 @@ static void load_bands(const cJSON *list, const char *path, struct rightsize_ban
                 struct rightsize_band b;
 
                 if (pack_parse_band(text, &b) < 0) {
-                        issue(issues, bp, "is \"%s\", not an interval of percent within 0..100 (e.g. \"[15,30]\", \"(,15)\", \"[70,)\")", text);
+                        schema_issues_add(issues, bp, "is \"%s\", not an interval of percent within 0..100 (e.g. \"[15,30]\", \"(,15)\", \"[70,)\")", text);
                         n++;
                         continue;
                 }
                 b.factor = num(e, "factor");
                 if (b.factor == 1)
-                        issue(issues, fp, "is 1: a band that changes nothing");
+                        schema_issues_add(issues, fp, "is 1: a band that changes nothing");
                 snprintf(b.rule, sizeof b.rule, "%s", opt_str(e, "rule"));
                 for (size_t i = 0; i < n && i < RIGHTSIZE_BANDS_MAX; i++)
                         if (bands_overlap(&bands[i], &b)) {
-                                issue(issues, bp, "overlaps band %zu: bands must not share a point (say which one holds an edge with [ ] or ( ))", i);
+                                schema_issues_add(issues, bp, "overlaps band %zu: bands must not share a point (say which one holds an edge with [ ] or ( ))", i);
                                 break;
                         }
                 if (n < RIGHTSIZE_BANDS_MAX)
@@ -179,7 +165,7 @@ static int64_t *load_dates(const cJSON *list, const char *path, size_t *ret_n, s
         cJSON_ArrayForEach(e, list) {
                 if (calendar_parse_date(e->valuestring, &days[n]) < 0) {
                         _cleanup_free_ char *p = json_path_index(path, i);
-                        issue(issues, p, "is \"%s\", not a calendar date (YYYY-MM-DD)", e->valuestring);
+                        schema_issues_add(issues, p, "is \"%s\", not a calendar date (YYYY-MM-DD)", e->valuestring);
                 } else
                         n++;
                 i++;
@@ -204,18 +190,18 @@ static void load_trial(struct pack *p, const cJSON *t, struct schema_issues *iss
                 for (size_t i = 0; i < ELEMENTSOF(fields); i++)
                         if (!json_is_null_or_missing(t, fields[i])) {
                                 _cleanup_free_ char *path = json_path_key("$.trial", fields[i]);
-                                issue(issues, path, "must be null where trial.unit is null (no trial stage)");
+                                schema_issues_add(issues, path, "must be null where trial.unit is null (no trial stage)");
                         }
                 return;
         }
         if (p->trial.max < 0)
-                issue(issues, "$.trial.max", "is null, but a trial unit is set: the longest trial must be given");
+                schema_issues_add(issues, "$.trial.max", "is null, but a trial unit is set: the longest trial must be given");
         if (p->trial.min > 0 && p->trial.max > 0 && p->trial.min > p->trial.max)
-                issue(issues, "$.trial.min", "is %ld, above trial.max %ld", p->trial.min, p->trial.max);
+                schema_issues_add(issues, "$.trial.min", "is %ld, above trial.max %ld", p->trial.min, p->trial.max);
         if (p->trial.unit == TRIAL_MONTHS && p->trial.max > 12)
-                issue(issues, "$.trial.max", "is %ld months, more than a year", p->trial.max);
+                schema_issues_add(issues, "$.trial.max", "is %ld months, more than a year", p->trial.max);
         if (!p->trial.extension_allowed && p->trial.max_extension >= 0)
-                issue(issues, "$.trial.max_extension", "is set, but trial.extension is null (no extension)");
+                schema_issues_add(issues, "$.trial.max_extension", "is set, but trial.extension is null (no extension)");
 }
 
 static void load_rightsizing(struct pack *p, const cJSON *rs, struct schema_issues *issues) {
@@ -264,7 +250,7 @@ static void load_calendar(struct pack *p, const cJSON *c, struct schema_issues *
                         int y;
                         unsigned m, d;
                         calendar_civil_from_days(p->holidays[i], &y, &m, &d);
-                        issue(issues, "$.calendar.adjusted_workdays", "lists %04d-%02u-%02u, which holidays lists too", y, m, d);
+                        schema_issues_add(issues, "$.calendar.adjusted_workdays", "lists %04d-%02u-%02u, which holidays lists too", y, m, d);
                 }
         p->calendar.holidays = p->holidays;
         p->calendar.n_holidays = nh;
@@ -333,9 +319,9 @@ static void load_sections(struct pack *p, const cJSON *doc, struct schema_issues
         p->remote_ops.bastion_audit = opt_switch(s, "bastion_audit");
         if (p->remote_ops.allowed_by_default == PACK_YES)
                 /* R-OP4: the platform opens nothing without an approved tunnel. */
-                issue(issues, "$.remote_ops.allowed_by_default", "is true, but govcloud allows no remote operation without an approved tunnel (R-OP4)");
+                schema_issues_add(issues, "$.remote_ops.allowed_by_default", "is true, but govcloud allows no remote operation without an approved tunnel (R-OP4)");
         if (p->remote_ops.single_use == PACK_NO)
-                issue(issues, "$.remote_ops.single_use", "is false, but govcloud's tunnels are single-use (R-OP2)");
+                schema_issues_add(issues, "$.remote_ops.single_use", "is false, but govcloud's tunnels are single-use (R-OP2)");
 
         s = sect(doc, "exit");          /* R-EX1..R-EX3 */
         const cJSON *wipe = sect(s, "wipe");
@@ -374,7 +360,7 @@ int pack_load(const char *text, size_t len, struct pack **ret, struct schema_iss
 
         r = json_parse(text, len, &doc, &err);
         if (r < 0) {
-                issue(issues, err.field[0] ? err.field : "$", "%s", err.message);
+                schema_issues_add(issues, err.field[0] ? err.field : "$", "%s", err.message);
                 return -EINVAL;
         }
         if (schema_validate(pack_schema(), doc, issues) > 0)
@@ -399,9 +385,9 @@ int pack_load_file(const char *path, struct pack **ret, struct schema_issues *is
         if (r < 0) {
                 *issues = (struct schema_issues) {};
                 if (r == -EFBIG)
-                        issue(issues, "$", "the file is larger than %d bytes", PACK_FILE_MAX);
+                        schema_issues_add(issues, "$", "the file is larger than %d bytes", PACK_FILE_MAX);
                 else
-                        issue(issues, "$", "the file cannot be read: %s", strerror(-r));
+                        schema_issues_add(issues, "$", "the file cannot be read: %s", strerror(-r));
                 return r;
         }
         return pack_load(data, len, ret, issues);

@@ -187,9 +187,7 @@ const char *schema_annotation(const struct schema *s, const cJSON *node, const c
 
 /* Validation. */
 
-static void add_issue(struct schema_issues *issues, const char *path, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-static void add_issue(struct schema_issues *issues, const char *path, const char *fmt, ...) {
+void schema_issues_add(struct schema_issues *issues, const char *path, const char *fmt, ...) {
         va_list ap;
         char *msg;
 
@@ -253,7 +251,7 @@ static bool check_type(const cJSON *node, const cJSON *v, const char *path, stru
         if (cJSON_IsString(t)) {
                 if (type_matches(t->valuestring, v))
                         return true;
-                add_issue(issues, path, "is %s %s, expected %s",
+                schema_issues_add(issues, path, "is %s %s, expected %s",
                           strchr("aeiou", instance_type(v)[0]) ? "an" : "a", instance_type(v), t->valuestring);
                 return false;
         }
@@ -262,7 +260,7 @@ static bool check_type(const cJSON *node, const cJSON *v, const char *path, stru
                 if (type_matches(e->valuestring, v))
                         return true;
         _cleanup_free_ char *want = join_or(t, false);
-        add_issue(issues, path, "is %s %s, expected %s",
+        schema_issues_add(issues, path, "is %s %s, expected %s",
                   strchr("aeiou", instance_type(v)[0]) ? "an" : "a", instance_type(v), want);
         return false;
 }
@@ -277,7 +275,7 @@ static void validate_object(const struct schema *s, const cJSON *node, const cJS
         cJSON_ArrayForEach(e, required)
                 if (cJSON_IsString(e) && !cJSON_GetObjectItemCaseSensitive(v, e->valuestring)) {
                         _cleanup_free_ char *p = json_path_key(path, e->valuestring);
-                        add_issue(issues, p, "is required");
+                        schema_issues_add(issues, p, "is required");
                 }
 
         for (const cJSON *m = v->child; m; m = m->next) {
@@ -287,7 +285,7 @@ static void validate_object(const struct schema *s, const cJSON *node, const cJS
                 if (sub)
                         validate(s, sub, m, p, issues);
                 else if (cJSON_IsFalse(additional))
-                        add_issue(issues, p, "is not a known key (unknown keys are refused)");
+                        schema_issues_add(issues, p, "is not a known key (unknown keys are refused)");
                 else if (cJSON_IsObject(additional))
                         validate(s, additional, m, p, issues);
         }
@@ -301,9 +299,9 @@ static void validate_array(const struct schema *s, const cJSON *node, const cJSO
         size_t i = 0;
 
         if ((k = cJSON_GetObjectItemCaseSensitive(node, "minItems")) && n < k->valuedouble)
-                add_issue(issues, path, "has %d items, fewer than the minimum %g", n, k->valuedouble);
+                schema_issues_add(issues, path, "has %d items, fewer than the minimum %g", n, k->valuedouble);
         if ((k = cJSON_GetObjectItemCaseSensitive(node, "maxItems")) && n > k->valuedouble)
-                add_issue(issues, path, "has %d items, more than the maximum %g", n, k->valuedouble);
+                schema_issues_add(issues, path, "has %d items, more than the maximum %g", n, k->valuedouble);
         if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(node, "uniqueItems"))) {
                 int a = 0;
                 for (const cJSON *x = v->child; x; x = x->next, a++) {
@@ -311,7 +309,7 @@ static void validate_array(const struct schema *s, const cJSON *node, const cJSO
                         for (const cJSON *y = x->next; y; y = y->next, b++)
                                 if (cJSON_Compare(x, y, true)) {
                                         _cleanup_free_ char *p = json_path_index(path, b);
-                                        add_issue(issues, p, "repeats item %d (items must be unique)", a);
+                                        schema_issues_add(issues, p, "repeats item %d (items must be unique)", a);
                                 }
                 }
         }
@@ -327,13 +325,13 @@ static void validate_number(const cJSON *node, const cJSON *v, const char *path,
         const cJSON *k;
 
         if ((k = cJSON_GetObjectItemCaseSensitive(node, "minimum")) && d < k->valuedouble)
-                add_issue(issues, path, "is %g, below the minimum %g", d, k->valuedouble);
+                schema_issues_add(issues, path, "is %g, below the minimum %g", d, k->valuedouble);
         if ((k = cJSON_GetObjectItemCaseSensitive(node, "maximum")) && d > k->valuedouble)
-                add_issue(issues, path, "is %g, above the maximum %g", d, k->valuedouble);
+                schema_issues_add(issues, path, "is %g, above the maximum %g", d, k->valuedouble);
         if ((k = cJSON_GetObjectItemCaseSensitive(node, "exclusiveMinimum")) && d <= k->valuedouble)
-                add_issue(issues, path, "is %g, not above %g", d, k->valuedouble);
+                schema_issues_add(issues, path, "is %g, not above %g", d, k->valuedouble);
         if ((k = cJSON_GetObjectItemCaseSensitive(node, "exclusiveMaximum")) && d >= k->valuedouble)
-                add_issue(issues, path, "is %g, not below %g", d, k->valuedouble);
+                schema_issues_add(issues, path, "is %g, not below %g", d, k->valuedouble);
 }
 
 static void validate_string(const cJSON *node, const cJSON *v, const char *path, struct schema_issues *issues) {
@@ -342,15 +340,15 @@ static void validate_string(const cJSON *node, const cJSON *v, const char *path,
         const cJSON *k;
 
         if ((k = cJSON_GetObjectItemCaseSensitive(node, "minLength")) && len < k->valuedouble)
-                add_issue(issues, path, "is %ld characters long, shorter than the minimum %g", len, k->valuedouble);
+                schema_issues_add(issues, path, "is %ld characters long, shorter than the minimum %g", len, k->valuedouble);
         if ((k = cJSON_GetObjectItemCaseSensitive(node, "maxLength")) && len > k->valuedouble)
-                add_issue(issues, path, "is %ld characters long, longer than the maximum %g", len, k->valuedouble);
+                schema_issues_add(issues, path, "is %ld characters long, longer than the maximum %g", len, k->valuedouble);
         if ((k = cJSON_GetObjectItemCaseSensitive(node, "pattern"))) {
                 regex_t re;
                 if (regcomp(&re, k->valuestring, REG_EXTENDED | REG_NOSUB) == 0) {
                         if (regexec(&re, str, 0, NULL, 0) != 0) {
                                 _cleanup_free_ char *brief = json_value_brief(v);
-                                add_issue(issues, path, "is %s, which does not match %s", brief, k->valuestring);
+                                schema_issues_add(issues, path, "is %s, which does not match %s", brief, k->valuestring);
                         }
                         regfree(&re);
                 }
@@ -364,7 +362,7 @@ static void validate(const struct schema *s, const cJSON *node, const cJSON *v, 
         if (cJSON_IsTrue(node))
                 return;
         if (cJSON_IsFalse(node)) {
-                add_issue(issues, path, "is not allowed here");
+                schema_issues_add(issues, path, "is not allowed here");
                 return;
         }
 
@@ -376,7 +374,7 @@ static void validate(const struct schema *s, const cJSON *node, const cJSON *v, 
 
         if ((k = cJSON_GetObjectItemCaseSensitive(node, "const")) && !cJSON_Compare(k, v, true)) {
                 _cleanup_free_ char *want = json_value_brief(k), *have = json_value_brief(v);
-                add_issue(issues, path, "is %s, expected %s", have, want);
+                schema_issues_add(issues, path, "is %s, expected %s", have, want);
                 return;
         }
         if ((k = cJSON_GetObjectItemCaseSensitive(node, "enum"))) {
@@ -387,7 +385,7 @@ static void validate(const struct schema *s, const cJSON *node, const cJSON *v, 
                                 found = true;
                 if (!found) {
                         _cleanup_free_ char *want = join_or(k, true), *have = json_value_brief(v);
-                        add_issue(issues, path, "is %s, not one of %s", have, want);
+                        schema_issues_add(issues, path, "is %s, not one of %s", have, want);
                         return;
                 }
         }

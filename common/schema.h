@@ -38,6 +38,9 @@ void schema_free(struct schema *s);
 /* Collects every violation (not just the first); returns their number. */
 size_t schema_validate(const struct schema *s, const cJSON *instance, struct schema_issues *ret);
 void schema_issues_free(struct schema_issues *issues);
+/* Append an issue (for checks beyond the schema that report the same way). */
+void schema_issues_add(struct schema_issues *issues, const char *path, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 
 const cJSON *schema_root(const struct schema *s);
 /* Follow a $ref (if any) to the node that holds the assertions. */
