@@ -5,23 +5,13 @@
  * gives the same bytes), which is what signatures rely on.
  */
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cleanup.h"
+#include "fuzz.h"
 #include "jcs.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* A property that does not hold is a finding: stop with the input saved. */
-#define FUZZ_ASSERT(cond)                                                       \
-        do {                                                                    \
-                if (!(cond)) {                                                  \
-                        fprintf(stderr, "property failed: %s\n", #cond);       \
-                        abort();                                                \
-                }                                                               \
-        } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_free_ char *once = NULL, *twice = NULL;
@@ -33,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (jcs_canonicalize((const char *) data, size, &once, &n1, &err) < 0)
                 return 0;
         /* Our own output parses, and is a fixed point. */
-        FUZZ_ASSERT(jcs_canonicalize(once, n1, &twice, &n2, &err) >= 0);
-        FUZZ_ASSERT(n1 == n2 && memcmp(once, twice, n1) == 0);
+        fuzz_assert(jcs_canonicalize(once, n1, &twice, &n2, &err) >= 0);
+        fuzz_assert(n1 == n2 && memcmp(once, twice, n1) == 0);
         return 0;
 }
