@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -327,4 +328,48 @@ int json_get_int(const cJSON *obj, const char *key, int64_t *ret, struct gc_erro
                 return type_error(json_get(obj, key), key, "an integer", err);
         *ret = (int64_t) d;
         return 0;
+}
+
+const cJSON *json_path_get(const cJSON *root, const char *path) {
+        const cJSON *v = root;
+        const char *p = path;
+
+        if (*p != '$')
+                return NULL;
+        p++;
+        while (*p && v) {
+                if (*p == '.') {
+                        const char *end = p + 1;
+                        while (*end && *end != '.' && *end != '[')
+                                end++;
+                        _cleanup_free_ char *key = xstrndup(p + 1, end - p - 1);
+                        v = cJSON_IsObject(v) ? cJSON_GetObjectItemCaseSensitive(v, key) : NULL;
+                        p = end;
+                } else if (p[0] == '[' && p[1] == '"') {
+                        struct gc_buf key = GC_BUF_INIT(4096);
+                        p += 2;
+                        while (*p && *p != '"') {
+                                if (*p == '\\' && p[1])
+                                        p++;
+                                gc_buf_append_char(&key, *p++);
+                        }
+                        if (p[0] != '"' || p[1] != ']') {
+                                gc_buf_free(&key);
+                                return NULL;
+                        }
+                        p += 2;
+                        v = cJSON_IsObject(v) ? cJSON_GetObjectItemCaseSensitive(v, key.data ?: "") : NULL;
+                        gc_buf_free(&key);
+                } else if (*p == '[') {
+                        char *end;
+                        errno = 0;
+                        unsigned long i = strtoul(p + 1, &end, 10);
+                        if (errno || end == p + 1 || *end != ']' || !cJSON_IsArray(v) || i > INT_MAX)
+                                return NULL;
+                        v = cJSON_GetArrayItem(v, (int) i);
+                        p = end + 1;
+                } else
+                        return NULL;
+        }
+        return v;
 }

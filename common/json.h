@@ -27,6 +27,9 @@ int json_parse_file(const char *path, size_t max, cJSON **ret, struct gc_error *
 char *json_path_key(const char *parent, const char *key);
 char *json_path_index(const char *parent, size_t index);
 
+/* The value at a path made by the helpers above; NULL when there is none. */
+const cJSON *json_path_get(const cJSON *root, const char *path);
+
 /* A short rendering of a value for an error message. */
 char *json_value_brief(const cJSON *v);
 

@@ -406,6 +406,15 @@ size_t schema_validate(const struct schema *s, const cJSON *instance, struct sch
         return ret->n;
 }
 
+int schema_validate_ref(const struct schema *s, const char *ref, const cJSON *instance, struct schema_issues *ret) {
+        const cJSON *node = lookup_ref(s->doc, ref);
+        if (!node)
+                return -ENOENT;
+        *ret = (struct schema_issues) {};
+        validate(s, node, instance, "$", ret);
+        return (int) ret->n;
+}
+
 void schema_issues_free(struct schema_issues *issues) {
         for (size_t i = 0; i < issues->n; i++) {
                 free(issues->v[i].path);

@@ -37,6 +37,9 @@ void schema_free(struct schema *s);
 
 /* Collects every violation (not just the first); returns their number. */
 size_t schema_validate(const struct schema *s, const cJSON *instance, struct schema_issues *ret);
+/* Validate against the subschema at ref ("#/$defs/apply"); -ENOENT when
+ * the schema has no such node, else the number of violations. */
+int schema_validate_ref(const struct schema *s, const char *ref, const cJSON *instance, struct schema_issues *ret);
 void schema_issues_free(struct schema_issues *issues);
 /* Append an issue (for checks beyond the schema that report the same way). */
 void schema_issues_add(struct schema_issues *issues, const char *path, const char *fmt, ...)
