@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The HTTPS API: who is calling (from the client certificate), the route
+ * table (kept in step with openapi.json by a test), and the replies.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cJSON.h>
+
+#include "gc/error.h"
+
+struct evhttp_request;
+struct orch;
+
+/* Roles: the OU of the caller's certificate (DESIGN.md, identities). */
+enum {
+        ROLE_APPROVAL = 1 << 0,
+        ROLE_TENANT = 1 << 1,
+        ROLE_PROVIDER = 1 << 2,
+        ROLE_AUTHORITY = 1 << 3,
+        ROLE_HOST = 1 << 4,
+        ROLE_OPERATOR = 1 << 5,
+        ROLE_ANY = (1 << 6) - 1,
+};
+
+const char *role_name(unsigned role);
+/* 0 for an OU that is no role. */
+unsigned role_from_name(const char *name);
+
+struct identity {
+        unsigned role;                  /* one ROLE_ bit, 0 when the OU names none */
+        char ou[64];
+        char name[256];                 /* CN, UTF-8 */
+        char cert_sha256[65];           /* of the certificate's DER */
+};
+
+struct api_call;
+
+struct api_route {
+        const char *method;             /* "GET", "POST", "PUT" */
+        const char *path;               /* "/v1/systems/{id}" */
+        unsigned roles;
+        const char *body;               /* "registration.json#/$defs/unit", NULL: no body */
+        void (*handler)(struct api_call *c);
+};
+
+extern const struct api_route api_routes[];
+extern const size_t api_n_routes;
+
+struct api_call {
+        struct orch *o;
+        struct evhttp_request *req;
+        const struct identity *who;
+        const struct api_route *route;
+        const char *path;               /* without the query */
+        int64_t id;                     /* the {id} of the path, 0 if none */
+        char *raw;                      /* the body as received, NUL-terminated */
+        size_t raw_len;
+        cJSON *body;                    /* parsed and schema-checked (routes with a body) */
+        bool replied;
+};
+
+/* Called by the HTTP layer for every request, after TLS identified the caller. */
+void api_dispatch(struct orch *o, struct evhttp_request *req, const struct identity *who);
+
+/* Replies. api_reply takes doc. */
+void api_reply(struct api_call *c, int status, cJSON *doc);
+void api_reply_text(struct api_call *c, int status, const char *content_type, const char *text, size_t len);
+/* A refusal: one audit record (action, object, the error), then the
+ * {"error": ...} reply. kind is the request kind for metrics (NULL for
+ * calls that are not requests). */
+void api_refuse(struct api_call *c, int status, const struct gc_error *err, const char *action,
+                const char *object, const char *approval, const char *kind);
+/* A reply without audit: 404 on reads, 500 on internal failures. */
+void api_error(struct api_call *c, int status, const char *code, const char *message);
+
+/* The query parameter, or NULL. */
+const char *api_query(struct api_call *c, const char *key);
+
+/* Request intake (intake.c): POST /v1/requests. */
+void intake_submit(struct api_call *c);

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * gc-orchestrator's configuration: one JSON file (see
+ * scripts/orchestrator.json.example). Platform facts (pools, flavour
+ * bounds, address ranges, linear-growth parameters) live here; the
+ * jurisdiction's regulations live in its policy pack.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gc/error.h"
+#include "pack.h"
+#include "rightsize.h"
+
+#define CONFIG_FILE_MAX (1024 * 1024)
+
+struct config_range {
+        long min, max;
+};
+
+struct config_pool {
+        char *name;
+        char *pack_path;                /* resolved path of the pack file */
+        struct pack *pack;
+        bool arch[3];                   /* x86, arm, other: what the pool's hosts offer */
+        struct config_range vcpus, memory_gib, system_disk_gib, data_disk_gib;  /* flavour bounds */
+        char **address_ranges;          /* CIDRs for VPCs */
+        size_t n_address_ranges;
+};
+
+struct config_plugin {
+        char *path;
+        char *config_json;              /* "{}" when none */
+};
+
+struct config {
+        char *path;
+        char *listen_host;
+        unsigned listen_port;
+        char *tls_cert, *tls_key, *tls_ca;
+        char *database;
+        char *service_key;              /* PEM private key: signs events and checkpoints */
+        char *plugin_dir;
+        char *policy_dir;
+
+        struct config_pool *pools;
+        size_t n_pools;
+        struct pack *pack;              /* the first pool's pack: the audit chain's hash (R-SC4) */
+
+        struct rightsize_linear linear_growth;  /* R-RS5 parameters */
+
+        int64_t approval_max_age;       /* seconds an approval stays valid */
+        int64_t approval_max_skew;      /* seconds an approval time may lie ahead */
+
+        struct config_plugin *plugins;
+        size_t n_plugins;
+        char **approval_plugins;        /* default: approval-sm2, approval-ed25519 */
+        size_t n_approval_plugins;
+
+        int64_t notify_retry_initial_ms;
+        int64_t notify_retry_max_ms;
+
+        size_t max_body;
+        int timeout_seconds;
+};
+
+/* Load and check the file; relative paths in it are relative to its
+ * directory. Refusals name the JSON path in err->field. */
+int config_load(const char *path, struct config **ret, struct gc_error *err);
+void config_free(struct config *c);
+static inline void config_freep(struct config **c) {
+        if (*c)
+                config_free(*c);
+}
+
+const struct config_pool *config_pool(const struct config *c, const char *name);

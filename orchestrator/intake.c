@@ -1,0 +1,820 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * POST /v1/requests: approved apply, change and exit requests.
+ *
+ * The checks run in a fixed order and the first failure is the answer:
+ *   1. envelope: strict JSON, schema version, kind, approval fields; the
+ *      approval system is registered and is the caller; the signature
+ *      verifies (approval plugin, the registered public key) over the
+ *      canonical bytes without approval.signature; an approval id seen
+ *      before returns the existing request when the signed bytes are the
+ *      same and is a replay otherwise; the approval time is in the window;
+ *   2. the document against its kind's schema;
+ *   3. the pack's rules: classified (R-RQ1), trial length (R-LC2), names
+ *      (R-NM1, R-NM2), the pool's flavour bounds and architectures, major
+ *      change (R-RQ2), change frequency (R-RQ3). A change or an exit looks
+ *      its system up first: the system's pool names the pack;
+ *   4. the system's state: registered unit and system, the agreement
+ *      (R-SC1), a legal lifecycle transition.
+ * A refusal appends one audit record and changes nothing else; an accepted
+ * request, its VMs, its transition and its audit record are one
+ * transaction.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "api.h"
+#include "audit.h"
+#include "change.h"
+#include "cleanup.h"
+#include "json.h"
+#include "lifecycle.h"
+#include "log.h"
+#include "naming.h"
+#include "orch.h"
+#include "request.h"
+#include "trial.h"
+
+struct intake {
+        struct api_call *c;
+        struct orch *o;
+        struct request *req;
+        struct gc_error err;
+        char approval[256];             /* "approval-oa/OA-2026-0001" */
+
+        const char *unit;
+        const char *system_name;
+        const struct config_pool *pool;
+        const struct pack *pack;
+        long trial_length;
+
+        int64_t system_id;              /* 0 until looked up */
+        char *system_state;
+        bool system_has_agreement;
+        bool system_classified;
+
+        struct planned_vm {
+                char *name;
+                char *role;
+                unsigned number;
+                cJSON *spec;
+        } *vms;
+        size_t n_vms;
+};
+
+static void intake_done(struct intake *in) {
+        for (size_t i = 0; i < in->n_vms; i++) {
+                free(in->vms[i].name);
+                free(in->vms[i].role);
+                cJSON_Delete(in->vms[i].spec);
+        }
+        free(in->vms);
+        free(in->system_state);
+        request_free(in->req);
+}
+
+static void refuse(struct intake *in, int status) {
+        api_refuse(in->c, status, &in->err, "request.refused", "", in->approval, in->req ? in->req->kind : NULL);
+}
+
+static const char *str_at(const cJSON *o, const char *key) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+        return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static long int_at(const cJSON *o, const char *key, long def) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+        return cJSON_IsNumber(v) ? (long) v->valuedouble : def;
+}
+
+/* ---- the reply for an accepted or an existing request ---- */
+
+static void reply_request(struct api_call *c, int status, int64_t request_id, bool existing) {
+        struct orch *o = c->o;
+        _cleanup_(cJSON_Deletep) cJSON *request = NULL, *system = NULL, *vms = NULL;
+        int r = store_query_json_one(o->store,
+                                     "SELECT id, kind, approval_system, approval_id, digest, received AS \"received@time\", outcome "
+                                     "FROM requests WHERE id = ?", STORE_ARGS(STORE_INT(request_id)), &request);
+        if (r >= 0)
+                r = store_query_json_one(o->store,
+                                         "SELECT s.id, u.name AS unit, s.name, s.state FROM requests r JOIN systems s ON s.id = r.system_id "
+                                         "JOIN units u ON u.id = s.unit_id WHERE r.id = ?",
+                                         STORE_ARGS(STORE_INT(request_id)), &system);
+        if (r >= 0)
+                r = store_query_json(o->store, "SELECT name, role, number FROM vms WHERE request_id = ? ORDER BY id",
+                                     STORE_ARGS(STORE_INT(request_id)), &vms);
+        if (r < 0) {
+                api_error(c, 500, "store_failure", "the request was stored but cannot be read back");
+                return;
+        }
+        cJSON *doc = cJSON_CreateObject();
+        cJSON_AddBoolToObject(doc, "existing", existing);
+        cJSON_AddItemToObject(doc, "request", TAKE_PTR(request));
+        cJSON_AddItemToObject(doc, "system", TAKE_PTR(system));
+        cJSON_AddItemToObject(doc, "vms", TAKE_PTR(vms));
+        api_reply(c, status, doc);
+}
+
+/* ---- 1. envelope ---- */
+
+struct approval_key {
+        char *key_type;
+        char *pem;
+};
+
+static int key_cb(const struct store_row *row, void *userdata) {
+        struct approval_key *k = userdata;
+        k->key_type = xstrdup(row->v[0].s);
+        k->pem = xstrdup(row->v[1].s);
+        return 0;
+}
+
+/* 1 when the request exists already with the same bytes (replied), 0 to go
+ * on, < 0 when refused (replied). */
+static int check_envelope(struct intake *in) {
+        struct orch *o = in->o;
+        struct request *req = in->req;
+        struct approval_key key = {};
+        int r;
+
+        r = store_query(o->store, "SELECT key_type, public_key FROM approval_systems WHERE id = ?",
+                        STORE_ARGS(STORE_TEXT(req->approval_system)), key_cb, &key);
+        _cleanup_free_ char *key_type = key.key_type, *pem = key.pem;
+        if (r < 0)
+                return r;
+        if (r == 0) {
+                gc_error_set(&in->err, "unknown_approval_system", "", "approval.system", req->approval_system,
+                             "is not a registered approval system");
+                refuse(in, 422);
+                return -EPERM;
+        }
+        if (strcmp(in->c->who->name, req->approval_system) != 0) {
+                gc_error_set(&in->err, "not_caller", "", "approval.system", req->approval_system,
+                             "is not the calling approval system (certificate CN \"%s\")", in->c->who->name);
+                refuse(in, 403);
+                return -EPERM;
+        }
+
+        const struct plugin *v = orch_verifier(o, key_type);
+        if (!v) {
+                gc_error_set(&in->err, "no_verifier", "R-SC4", "approval.signature", key_type,
+                             "no approval verifier for this key type is loaded");
+                refuse(in, 422);
+                return -EPERM;
+        }
+        char reason[GC_PLUGIN_REASON_MAX] = "";
+        r = v->ops->verify(v->state, pem, req->signed_bytes, req->signed_len, req->signature, req->signature_len,
+                           reason, sizeof reason);
+        if (r < 0) {
+                _cleanup_free_ char *fp = NULL;
+                _cleanup_(EVP_PKEY_freep) EVP_PKEY *k = NULL;
+                if (crypto_key_public_from_pem(pem, strlen(pem), &k) >= 0)
+                        crypto_key_fingerprint(k, &fp);
+                gc_error_set(&in->err, "bad_signature", "", "approval.signature", NULL,
+                             r == -EBADMSG ? "does not verify over the canonical request with %s's registered %s key %s"
+                                           : "cannot be checked with %s's registered %s key %s",
+                             req->approval_system, key_type, fp ?: "");
+                if (r != -EBADMSG && reason[0])
+                        snprintf(in->err.value, sizeof in->err.value, "%s", reason);
+                refuse(in, 422);
+                return -EPERM;
+        }
+
+        /* The same approval again: identical signed bytes are a retry. */
+        struct approval_key prior = {};
+        r = store_query(o->store, "SELECT CAST(id AS TEXT), digest FROM requests WHERE approval_system = ? AND approval_id = ?",
+                        STORE_ARGS(STORE_TEXT(req->approval_system), STORE_TEXT(req->approval_id)), key_cb, &prior);
+        _cleanup_free_ char *prior_id = prior.key_type, *prior_digest = prior.pem;
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                if (strcmp(prior_digest, req->digest) == 0) {
+                        int64_t id = strtoll(prior_id, NULL, 10);
+                        metrics_request(&o->metrics, req->kind, METRICS_EXISTING);
+                        log_info("request %lld (%s) submitted again with the same bytes: returning it", (long long) id,
+                                 in->approval);
+                        reply_request(in->c, 200, id, true);
+                        return 1;
+                }
+                gc_error_set(&in->err, "replay", "", "approval.id", req->approval_id,
+                             "was already used by request %s with other content (%s); a replayed approval is refused",
+                             prior_id, prior_digest);
+                refuse(in, 409);
+                return -EPERM;
+        }
+
+        int64_t now = orch_now(o);
+        char t[32];
+        store_format_time(req->approval_time, t);
+        if (now - req->approval_time > o->cfg->approval_max_age) {
+                gc_error_set(&in->err, "approval_expired", "", "approval.time", t,
+                             "is %lld s before the orchestrator's clock; approvals are valid for %lld s",
+                             (long long) (now - req->approval_time), (long long) o->cfg->approval_max_age);
+                refuse(in, 422);
+                return -EPERM;
+        }
+        if (req->approval_time - now > o->cfg->approval_max_skew) {
+                gc_error_set(&in->err, "approval_in_future", "", "approval.time", t,
+                             "is %lld s after the orchestrator's clock; at most %lld s are tolerated",
+                             (long long) (req->approval_time - now), (long long) o->cfg->approval_max_skew);
+                refuse(in, 422);
+                return -EPERM;
+        }
+        return 0;
+}
+
+/* ---- 3. the pack's rules ---- */
+
+struct system_row {
+        int64_t id;
+        char *state, *pool;
+        bool agreement, classified;
+        bool found;
+};
+
+static int system_row_cb(const struct store_row *sr, void *userdata) {
+        struct system_row *s = userdata;
+        s->found = true;
+        s->id = sr->v[0].i;
+        s->state = xstrdup(sr->v[1].s);
+        s->pool = sr->v[2].type == STORE_TEXT ? xstrdup(sr->v[2].s) : NULL;
+        s->agreement = sr->v[3].i != 0;
+        s->classified = sr->v[4].i != 0;
+        return 0;
+}
+
+static int system_lookup(struct intake *in) {
+        struct system_row row = {};
+        int r;
+
+        r = store_query(in->o->store,
+                        "SELECT s.id, s.state, s.pool, s.agreement IS NOT NULL, s.classified FROM systems s "
+                        "JOIN units u ON u.id = s.unit_id WHERE u.name = ? AND s.name = ?",
+                        STORE_ARGS(STORE_TEXT(in->unit), STORE_TEXT(in->system_name)), system_row_cb, &row);
+        _cleanup_free_ char *pool = row.pool;
+        if (r < 0) {
+                free(row.state);
+                return r;
+        }
+        if (!row.found)
+                return 0;
+        in->system_id = row.id;
+        in->system_state = row.state;
+        in->system_has_agreement = row.agreement;
+        in->system_classified = row.classified;
+        if (pool && !in->pool)
+                in->pool = config_pool(in->o->cfg, pool);
+        return 0;
+}
+
+static int refuse_unknown_system(struct intake *in, int64_t unit_exists) {
+        if (!unit_exists)
+                gc_error_set(&in->err, "unknown_unit", "R-NM1", "unit", in->unit,
+                             "is not a registered unit (the unit's full name, as registered)");
+        else
+                gc_error_set(&in->err, "unknown_system", "R-NM1", "system.name", in->system_name,
+                             "is not a registered system of %s (the name as in its feasibility report)", in->unit);
+        refuse(in, 422);
+        return -EPERM;
+}
+
+static int range_check(struct intake *in, const char *field, long v, const struct config_range *range, const char *what) {
+        if (v >= range->min && v <= range->max)
+                return 0;
+        char value[32];
+        snprintf(value, sizeof value, "%ld", v);
+        gc_error_set(&in->err, "flavour_bounds", "", field, value, "is outside pool %s's %s flavours [%ld, %ld]",
+                     in->pool->name, what, range->min, range->max);
+        refuse(in, 422);
+        return -EPERM;
+}
+
+/* The highest number in use for role in the system (0: none). */
+static unsigned role_max(struct intake *in, const char *role) {
+        int64_t n = 0;
+        if (in->system_id)
+                store_query_int(in->o->store, "SELECT COALESCE(MAX(number), 0) FROM vms WHERE system_id = ? AND role = ?",
+                                STORE_ARGS(STORE_INT(in->system_id), STORE_TEXT(role)), &n);
+        for (size_t i = 0; i < in->n_vms; i++)
+                if (strcmp(in->vms[i].role, role) == 0 && in->vms[i].number > n)
+                        n = in->vms[i].number;
+        return (unsigned) n;
+}
+
+static cJSON *vm_spec(const cJSON *row) {
+        static const char *const keys[] = { "type", "arch", "vcpus", "memory_gib", "system_disk", "data_disk", "os", "network", "ports" };
+        cJSON *spec = cJSON_CreateObject();
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                const cJSON *v = cJSON_GetObjectItemCaseSensitive(row, keys[i]);
+                cJSON_AddItemToObject(spec, keys[i], v ? cJSON_Duplicate(v, true) : cJSON_CreateArray());
+        }
+        return spec;
+}
+
+/* Rows of VMs to create (apply "vms", change "add"): architecture and
+ * flavour bounds of the pool, then the names (R-NM2). */
+static int plan_vms(struct intake *in, const cJSON *rows, const char *field) {
+        const struct pack *pack = in->pack;
+        size_t i = 0;
+        const cJSON *row;
+
+        cJSON_ArrayForEach(row, rows) {
+                _cleanup_free_ char *f = xasprintf("%s[%zu]", field, i);
+                const char *arch = str_at(row, "arch");
+                int a = strcmp(arch, "x86") == 0 ? 0 : strcmp(arch, "arm") == 0 ? 1 : 2;
+                if (!in->pool->arch[a]) {
+                        _cleanup_free_ char *fa = xasprintf("%s.arch", f);
+                        gc_error_set(&in->err, "unsupported_arch", "R-RQ1", fa, arch, "is not offered by pool %s",
+                                     in->pool->name);
+                        refuse(in, 422);
+                        return -EPERM;
+                }
+                _cleanup_free_ char *fv = xasprintf("%s.vcpus", f), *fm = xasprintf("%s.memory_gib", f),
+                                    *fs = xasprintf("%s.system_disk.gib", f), *fd = xasprintf("%s.data_disk.gib", f);
+                const cJSON *sd = cJSON_GetObjectItemCaseSensitive(row, "system_disk");
+                const cJSON *dd = cJSON_GetObjectItemCaseSensitive(row, "data_disk");
+                if (range_check(in, fv, int_at(row, "vcpus", 0), &in->pool->vcpus, "vCPU") < 0 ||
+                    range_check(in, fm, int_at(row, "memory_gib", 0), &in->pool->memory_gib, "memory (GiB)") < 0 ||
+                    range_check(in, fs, int_at(sd, "gib", 0), &in->pool->system_disk_gib, "system disk (GiB)") < 0 ||
+                    range_check(in, fd, int_at(dd, "gib", 0), &in->pool->data_disk_gib, "data disk (GiB)") < 0)
+                        return -EPERM;
+
+                const char *role = str_at(row, "role");
+                long count = int_at(row, "count", 1);
+                const cJSON *names = cJSON_GetObjectItemCaseSensitive(row, "names");
+                _cleanup_free_ char *frole = xasprintf("%s.role", f);
+                if (naming_check_part(role, frole, &in->err) < 0) {   /* R-NM2 */
+                        refuse(in, 422);
+                        return -EPERM;
+                }
+                if (names && cJSON_GetArraySize(names) != count) {
+                        _cleanup_free_ char *fn = xasprintf("%s.names", f);
+                        char v[32];
+                        snprintf(v, sizeof v, "%d names", cJSON_GetArraySize(names));
+                        gc_error_set(&in->err, "names_count", "R-NM2", fn, v, "must name each of the %ld VMs of count", count);
+                        refuse(in, 422);
+                        return -EPERM;
+                }
+                unsigned base = role_max(in, role);
+                in->vms = xrealloc(in->vms, (in->n_vms + count) * sizeof *in->vms);
+                for (long k = 0; k < count; k++) {
+                        struct planned_vm *vm = &in->vms[in->n_vms];
+                        *vm = (struct planned_vm) {};
+                        _cleanup_free_ char *fname = names ? xasprintf("%s.names[%ld]", f, k) : xasprintf("%s", f);
+                        int r;
+
+                        if (names) {
+                                const char *name = cJSON_GetArrayItem(names, k)->valuestring;
+                                if (pack->naming.vm_name_rule) {
+                                        /* R-NM2: unit + system + role + number. */
+                                        r = naming_check(name, in->unit, in->system_name, &vm->role, &vm->number, &in->err);
+                                        if (r >= 0 && strcmp(vm->role, role) != 0) {
+                                                gc_error_set(&in->err, "invalid_name", "R-NM2", "name", name,
+                                                             "names role \"%s\", but the row's role is \"%s\"", vm->role, role);
+                                                r = -EINVAL;
+                                        }
+                                } else {
+                                        r = naming_check_part(name, "name", &in->err);
+                                        vm->role = xstrdup(role);
+                                        vm->number = base + k + 1;
+                                }
+                                if (r < 0) {
+                                        free(vm->role);
+                                        if (strcmp(in->err.field, "name") == 0)
+                                                snprintf(in->err.field, sizeof in->err.field, "%s", fname);
+                                        else
+                                                gc_error_prefix_field(&in->err, fname);
+                                        refuse(in, 422);
+                                        return -EPERM;
+                                }
+                                vm->name = xstrdup(name);
+                        } else {
+                                /* R-NM2: built by the rule. */
+                                struct naming_parts parts = { in->unit, in->system_name, role, base + k + 1 };
+                                r = naming_build(&parts, &vm->name, &in->err);
+                                if (r < 0) {
+                                        gc_error_prefix_field(&in->err, f);
+                                        refuse(in, 422);
+                                        return -EPERM;
+                                }
+                                vm->role = xstrdup(role);
+                                vm->number = base + k + 1;
+                        }
+                        vm->spec = vm_spec(row);
+                        in->n_vms++;
+
+                        /* R-NM2: unique within the request and within the pool. */
+                        for (size_t j = 0; j + 1 < in->n_vms; j++)
+                                if (strcmp(in->vms[j].name, vm->name) == 0) {
+                                        gc_error_set(&in->err, "duplicate_name", "R-NM2", fname, vm->name,
+                                                     "is given twice in this request");
+                                        refuse(in, 422);
+                                        return -EPERM;
+                                }
+                        int64_t used = 0;
+                        r = store_query_int(in->o->store, "SELECT COUNT(*) FROM vms WHERE pool = ? AND name = ?",
+                                            STORE_ARGS(STORE_TEXT(in->pool->name), STORE_TEXT(vm->name)), &used);
+                        if (r < 0)
+                                return r;
+                        if (used) {
+                                gc_error_set(&in->err, "duplicate_name", "R-NM2", fname, vm->name,
+                                             "is already the name of a VM in pool %s; names are unique within a pool",
+                                             in->pool->name);
+                                refuse(in, 422);
+                                return -EPERM;
+                        }
+                }
+                i++;
+        }
+        return 0;
+}
+
+static int rules_apply(struct intake *in) {
+        const cJSON *doc = in->req->doc;
+        const cJSON *system = cJSON_GetObjectItemCaseSensitive(doc, "system");
+        int r;
+
+        /* R-RQ1: classified systems are refused outright. */
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(system, "classified"))) {
+                gc_error_set(&in->err, "classified", "R-RQ1", "system.classified", "true",
+                             "classified systems are refused outright: the government cloud does not host them");
+                refuse(in, 422);
+                return -EPERM;
+        }
+        const char *pool = str_at(doc, "pool");
+        in->pool = config_pool(in->o->cfg, pool);
+        if (!in->pool) {
+                gc_error_set(&in->err, "unknown_pool", "", "pool", pool, "is not a pool of this orchestrator");
+                refuse(in, 422);
+                return -EPERM;
+        }
+        in->pack = in->pool->pack;
+
+        /* R-NM1: the unit's full name and the system's name are name parts. */
+        if (naming_check_part(in->unit, "unit", &in->err) < 0 ||
+            naming_check_part(in->system_name, "system.name", &in->err) < 0) {
+                refuse(in, 422);
+                return -EPERM;
+        }
+        /* R-LC2: the trial's length within the pack's bounds. */
+        r = trial_resolve(&in->pack->trial, int_at(doc, "trial_length", -1), &in->trial_length, &in->err);
+        if (r < 0) {
+                snprintf(in->err.field, sizeof in->err.field, "trial_length");
+                refuse(in, 422);
+                return -EPERM;
+        }
+        r = system_lookup(in);
+        if (r < 0)
+                return r;
+        return plan_vms(in, cJSON_GetObjectItemCaseSensitive(doc, "vms"), "vms");
+}
+
+/* The system's earlier changes, newest first (R-RQ3 counts this month's). */
+struct times {
+        int64_t v[64];
+        size_t n;
+};
+
+static int times_cb(const struct store_row *row, void *userdata) {
+        struct times *t = userdata;
+        if (t->n < ELEMENTSOF(t->v))
+                t->v[t->n++] = row->v[0].i;
+        return 0;
+}
+
+static int rules_change(struct intake *in) {
+        const cJSON *doc = in->req->doc;
+        int r;
+
+        const cJSON *add = cJSON_GetObjectItemCaseSensitive(doc, "add");
+        const cJSON *resize = cJSON_GetObjectItemCaseSensitive(doc, "resize");
+        const cJSON *release = cJSON_GetObjectItemCaseSensitive(doc, "release");
+        if (cJSON_GetArraySize(add) + cJSON_GetArraySize(resize) + cJSON_GetArraySize(release) == 0) {
+                gc_error_set(&in->err, "empty_change", "R-LC4", "add", NULL,
+                             "the change lists nothing: add, resize or release must name at least one VM");
+                refuse(in, 422);
+                return -EPERM;
+        }
+        if (in->system_id == 0)
+                return 1;       /* state decides: unknown system */
+        if (!in->pool)
+                return 1;       /* no application yet: state decides */
+        in->pack = in->pool->pack;
+
+        struct change_delta delta = {};
+        const cJSON *item;
+        size_t i = 0;
+
+        /* Resizes: each names a VM of the system; increases count (R-RQ2). */
+        cJSON_ArrayForEach(item, resize) {
+                const char *name = str_at(item, "name");
+                _cleanup_free_ char *spec_text = NULL;
+                _cleanup_free_ char *f = xasprintf("resize[%zu]", i++);
+                r = store_query_text(in->o->store,
+                                     "SELECT spec FROM vms WHERE system_id = ? AND name = ? AND state <> 'released'",
+                                     STORE_ARGS(STORE_INT(in->system_id), STORE_TEXT(name)), &spec_text);
+                if (r == -ENOENT) {
+                        _cleanup_free_ char *fn = xasprintf("%s.name", f);
+                        gc_error_set(&in->err, "unknown_vm", "R-LC4", fn, name, "is not a VM of %s", in->system_name);
+                        refuse(in, 422);
+                        return -EPERM;
+                }
+                if (r < 0)
+                        return r;
+                _cleanup_(cJSON_Deletep) cJSON *spec = cJSON_Parse(spec_text);
+                struct {
+                        const char *key, *what;
+                        long old;
+                        const struct config_range *range;
+                        long *delta;
+                } dims[] = {
+                        { "vcpus", "vCPU", int_at(spec, "vcpus", 0), &in->pool->vcpus, &delta.cpu_cores },
+                        { "memory_gib", "memory (GiB)", int_at(spec, "memory_gib", 0), &in->pool->memory_gib, &delta.memory_gib },
+                        { "system_disk_gib", "system disk (GiB)", int_at(cJSON_GetObjectItemCaseSensitive(spec, "system_disk"), "gib", 0),
+                          &in->pool->system_disk_gib, &delta.storage_gib },
+                        { "data_disk_gib", "data disk (GiB)", int_at(cJSON_GetObjectItemCaseSensitive(spec, "data_disk"), "gib", 0),
+                          &in->pool->data_disk_gib, &delta.storage_gib },
+                };
+                for (size_t d = 0; d < ELEMENTSOF(dims); d++) {
+                        long v = int_at(item, dims[d].key, -1);
+                        if (v < 0)
+                                continue;
+                        _cleanup_free_ char *fd = xasprintf("%s.%s", f, dims[d].key);
+                        if (range_check(in, fd, v, dims[d].range, dims[d].what) < 0)
+                                return -EPERM;
+                        if (v > dims[d].old)
+                                *dims[d].delta += v - dims[d].old;
+                }
+        }
+        i = 0;
+        cJSON_ArrayForEach(item, release) {
+                int64_t n = 0;
+                _cleanup_free_ char *f = xasprintf("release[%zu]", i++);
+                r = store_query_int(in->o->store, "SELECT COUNT(*) FROM vms WHERE system_id = ? AND name = ? AND state <> 'released'",
+                                    STORE_ARGS(STORE_INT(in->system_id), STORE_TEXT(item->valuestring)), &n);
+                if (r < 0)
+                        return r;
+                if (n == 0) {
+                        gc_error_set(&in->err, "unknown_vm", "R-LC4", f, item->valuestring, "is not a VM of %s", in->system_name);
+                        refuse(in, 422);
+                        return -EPERM;
+                }
+        }
+        r = plan_vms(in, add, "add");
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < in->n_vms; k++) {
+                const cJSON *spec = in->vms[k].spec;
+                delta.new_vms++;
+                delta.cpu_cores += int_at(spec, "vcpus", 0);
+                delta.memory_gib += int_at(spec, "memory_gib", 0);
+                delta.storage_gib += int_at(cJSON_GetObjectItemCaseSensitive(spec, "system_disk"), "gib", 0) +
+                                     int_at(cJSON_GetObjectItemCaseSensitive(spec, "data_disk"), "gib", 0);
+        }
+
+        /* R-RQ2: a major change needs the re-review on its approval. */
+        struct gc_error major = {};
+        if (change_major_dimensions(&in->pack->major, &delta, &major) != 0 && !in->req->major_change_review) {
+                in->err = major;
+                size_t len = strlen(in->err.message);
+                snprintf(in->err.message + len, sizeof in->err.message - len,
+                         "; a major change needs approval.major_change_review (re-review with performance and security tests)");
+                snprintf(in->err.code, sizeof in->err.code, "major_change");
+                snprintf(in->err.rule, sizeof in->err.rule, "R-RQ2");
+                refuse(in, 422);
+                return -EPERM;
+        }
+
+        /* R-RQ3: at most the pack's number of changes per calendar month. */
+        struct times t = {};
+        r = store_query(in->o->store, "SELECT received FROM requests WHERE system_id = ? AND kind = 'change' ORDER BY received DESC",
+                        STORE_ARGS(STORE_INT(in->system_id)), times_cb, &t);
+        if (r < 0)
+                return r;
+        r = change_frequency_check(&in->pack->frequency, &in->pack->calendar, t.v, t.n, orch_now(in->o),
+                                   in->req->change_exception != NULL, &in->err);
+        if (r < 0) {
+                refuse(in, 422);
+                return -EPERM;
+        }
+        return 0;
+}
+
+/* ---- 4. state ---- */
+
+static int check_state(struct intake *in) {
+        int64_t unit_exists = 0;
+        int r = store_query_int(in->o->store, "SELECT COUNT(*) FROM units WHERE name = ?", STORE_ARGS(STORE_TEXT(in->unit)),
+                                &unit_exists);
+        if (r < 0)
+                return r;
+        if (!in->system_id)
+                return refuse_unknown_system(in, unit_exists);
+
+        if (in->system_classified) {
+                /* R-RQ1: the registration says classified. */
+                gc_error_set(&in->err, "classified", "R-RQ1", "system.name", in->system_name,
+                             "is registered as classified; classified systems are refused outright");
+                refuse(in, 422);
+                return -EPERM;
+        }
+        const char *to = lifecycle_target(in->req->kind);
+        if (!lifecycle_allowed(in->system_state, to)) {
+                gc_error_set(&in->err, "invalid_state", "R-LC1", "system.name", in->system_name,
+                             "is %s; a%s %s request needs a system that is %s", in->system_state,
+                             in->req->kind[0] == 'a' || in->req->kind[0] == 'e' ? "n" : "", in->req->kind,
+                             lifecycle_sources(in->req->kind));
+                refuse(in, 409);
+                return -EPERM;
+        }
+        /* R-SC1: nothing is provisioned without the agreement on record. */
+        if (strcmp(in->req->kind, "apply") == 0 && in->pack &&
+            in->pack->admission.security_agreement == PACK_AGREEMENT_BEFORE_PROVISIONING && !in->system_has_agreement) {
+                gc_error_set(&in->err, "no_agreement", "R-SC1", "system.name", in->system_name,
+                             "has no signed security responsibility agreement on record; pack %s requires one before provisioning",
+                             in->pack->id);
+                refuse(in, 422);
+                return -EPERM;
+        }
+        return 0;
+}
+
+/* ---- acceptance ---- */
+
+static int accept(struct intake *in, int64_t *ret_id) {
+        struct orch *o = in->o;
+        struct request *req = in->req;
+        int64_t now = orch_now(o), id, seq;
+        const char *to = lifecycle_target(req->kind);
+        int64_t changes = 0;
+        _cleanup_(cJSON_Deletep) cJSON *detail = NULL;
+        int r;
+
+        _cleanup_free_ char *document = cJSON_PrintUnformatted(req->doc);
+        r = store_begin(o->store);
+        if (r < 0)
+                return r;
+        r = store_query_int(o->store,
+                            "INSERT INTO requests (kind, system_id, approval_system, approval_id, digest, document, received, outcome, exception) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?, 'accepted', ?) RETURNING id",
+                            STORE_ARGS(STORE_TEXT(req->kind), STORE_INT(in->system_id), STORE_TEXT(req->approval_system),
+                                       STORE_TEXT(req->approval_id), STORE_TEXT(req->digest), STORE_TEXT(document),
+                                       STORE_INT(now), STORE_INT(req->change_exception != NULL)),
+                            &id);
+        if (r < 0)
+                goto fail;
+        bool apply = strcmp(req->kind, "apply") == 0;
+        r = store_exec(o->store,
+                       "UPDATE systems SET state = ?, pool = COALESCE(?, pool), trial_length = CASE WHEN ? THEN ? ELSE trial_length END, "
+                       "updated = ? WHERE id = ? AND state = ?",
+                       STORE_ARGS(STORE_TEXT(to), STORE_TEXT(in->pool ? in->pool->name : NULL), STORE_INT(apply),
+                                  STORE_INT(in->trial_length), STORE_INT(now), STORE_INT(in->system_id),
+                                  STORE_TEXT(in->system_state)),
+                       &changes);
+        if (r >= 0 && changes != 1)
+                r = -ESTALE;
+        if (r < 0)
+                goto fail;
+
+        cJSON *names = cJSON_CreateArray();
+        for (size_t i = 0; i < in->n_vms; i++) {
+                _cleanup_free_ char *spec = cJSON_PrintUnformatted(in->vms[i].spec);
+                r = store_exec(o->store,
+                               "INSERT INTO vms (system_id, pool, name, role, number, spec, state, request_id) VALUES (?, ?, ?, ?, ?, ?, 'planned', ?)",
+                               STORE_ARGS(STORE_INT(in->system_id), STORE_TEXT(in->pool->name), STORE_TEXT(in->vms[i].name),
+                                          STORE_TEXT(in->vms[i].role), STORE_INT(in->vms[i].number), STORE_TEXT(spec),
+                                          STORE_INT(id)),
+                               NULL);
+                if (r < 0) {
+                        cJSON_Delete(names);
+                        goto fail;
+                }
+                cJSON_AddItemToArray(names, cJSON_CreateString(in->vms[i].name));
+        }
+
+        detail = cJSON_CreateObject();
+        cJSON_AddStringToObject(detail, "kind", req->kind);
+        cJSON_AddNumberToObject(detail, "request", (double) id);
+        cJSON_AddNumberToObject(detail, "system", (double) in->system_id);
+        cJSON_AddStringToObject(detail, "unit", in->unit);
+        cJSON_AddStringToObject(detail, "system_name", in->system_name);
+        cJSON_AddStringToObject(detail, "digest", req->digest);
+        cJSON_AddStringToObject(detail, "from", in->system_state);
+        cJSON_AddStringToObject(detail, "to", to);
+        if (in->pool)
+                cJSON_AddStringToObject(detail, "pool", in->pool->name);
+        if (apply)
+                cJSON_AddNumberToObject(detail, "trial_length", in->trial_length);
+        if (req->change_exception)
+                cJSON_AddStringToObject(detail, "change_exception", req->change_exception);       /* R-RQ3 */
+        cJSON_AddItemToObject(detail, "vms", names);
+        char object[64];
+        snprintf(object, sizeof object, "request:%lld", (long long) id);
+        struct audit_entry e = {
+                .time = now,
+                .actor = in->c->who->name,
+                .role = "approval",
+                .action = "request.accepted",
+                .object = object,
+                .approval = in->approval,
+                .outcome = "accepted",
+                .rule = "R-LC1",
+                .detail = detail,
+        };
+        r = audit_append(o->store, o->audit_hash, &e, &seq);
+        if (r < 0)
+                goto fail;
+        r = store_exec(o->store,
+                       "INSERT INTO transitions (system_id, from_state, to_state, time, actor, request_id, audit_seq) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       STORE_ARGS(STORE_INT(in->system_id), STORE_TEXT(in->system_state), STORE_TEXT(to), STORE_INT(now),
+                                  STORE_TEXT(in->approval), STORE_INT(id), STORE_INT(seq)),
+                       NULL);
+        if (r < 0)
+                goto fail;
+        r = store_commit(o->store);
+        if (r < 0)
+                goto fail;
+        o->metrics.audit_records++;
+        *ret_id = id;
+        return 0;
+fail:
+        store_rollback(o->store);
+        return r;
+}
+
+void intake_submit(struct api_call *c) {
+        struct intake in = { .c = c, .o = c->o };
+        int r;
+
+        /* 1. envelope */
+        r = request_parse(c->raw, c->raw_len, &in.req, &in.err);
+        if (r < 0) {
+                refuse(&in, 400);
+                goto done;
+        }
+        snprintf(in.approval, sizeof in.approval, "%s/%s", in.req->approval_system, in.req->approval_id);
+        r = check_envelope(&in);
+        if (r != 0)
+                goto done_r;
+
+        /* 2. schema */
+        r = request_check_schema(in.req, &in.err);
+        if (r < 0) {
+                refuse(&in, 400);
+                goto done;
+        }
+
+        /* 3. the pack's rules */
+        in.unit = str_at(in.req->doc, "unit");
+        in.system_name = str_at(cJSON_GetObjectItemCaseSensitive(in.req->doc, "system"), "name");
+        if (strcmp(in.req->kind, "apply") == 0)
+                r = rules_apply(&in);
+        else {
+                r = system_lookup(&in);
+                if (r >= 0 && in.pool)
+                        in.pack = in.pool->pack;
+                if (r >= 0 && strcmp(in.req->kind, "change") == 0)
+                        r = rules_change(&in);
+        }
+        if (r < 0)
+                goto done_r;
+
+        /* 4. the system's state */
+        r = check_state(&in);
+        if (r < 0)
+                goto done_r;
+
+        int64_t id;
+        r = accept(&in, &id);
+        if (r == -EEXIST) {
+                /* A VM name taken between the check and the insert. */
+                gc_error_set(&in.err, "duplicate_name", "R-NM2", "vms", NULL, "a VM name is already used in pool %s",
+                             in.pool ? in.pool->name : "");
+                refuse(&in, 422);
+                goto done;
+        }
+        if (r == -ESTALE) {
+                gc_error_set(&in.err, "invalid_state", "R-LC1", "system.name", in.system_name, "changed state meanwhile");
+                refuse(&in, 409);
+                goto done;
+        }
+        if (r < 0)
+                goto done_r;
+        metrics_request(&c->o->metrics, in.req->kind, METRICS_ACCEPTED);
+        log_info("accepted %s request %lld (%s) for %s %s: %s -> %s, %zu VM%s", in.req->kind, (long long) id, in.approval,
+                 in.unit, in.system_name, in.system_state, lifecycle_target(in.req->kind), in.n_vms, in.n_vms == 1 ? "" : "s");
+        orch_notify_kick(c->o);
+        reply_request(c, 201, id, false);
+        goto done;
+
+done_r:
+        if (r < 0 && r != -EPERM && !c->replied) {
+                log_error_errno(r, "request %s: store failure", in.approval);
+                api_error(c, r == -EBUSY ? 503 : 500, "store_failure", "the store could not complete the request");
+        }
+done:
+        intake_done(&in);
+}

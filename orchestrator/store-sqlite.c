@@ -1,0 +1,357 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The SQLite backend of the store: one file, WAL, foreign keys on,
+ * synchronous=FULL (a commit is on disk when it returns), versioned
+ * migrations in PRAGMA user_version.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "alloc.h"
+#include "cleanup.h"
+#include "log.h"
+#include "store.h"
+
+struct store {
+        const struct store_ops *ops;    /* first: see store.c */
+        sqlite3 *db;
+        char *path;
+};
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(sqlite3_stmt *, sqlite3_finalize)
+
+/*
+ * Migrations, applied in order, each in its own transaction; the schema's
+ * version is the number applied. Never edit one that has shipped: add the
+ * next.
+ */
+static const char *const migrations[] = {
+        /* 1: registration, requests, desired VMs, the audit chain, notifier cursors */
+        "CREATE TABLE audit ("
+        "  seq INTEGER PRIMARY KEY,"
+        "  time INTEGER NOT NULL,"
+        "  actor TEXT NOT NULL,"
+        "  role TEXT NOT NULL,"
+        "  action TEXT NOT NULL,"
+        "  object TEXT NOT NULL,"
+        "  approval TEXT NOT NULL,"
+        "  outcome TEXT NOT NULL,"
+        "  rule TEXT NOT NULL,"
+        "  detail TEXT NOT NULL,"
+        "  prev TEXT NOT NULL,"
+        "  hash TEXT NOT NULL UNIQUE);"
+        "CREATE TABLE units ("
+        "  id INTEGER PRIMARY KEY,"
+        "  name TEXT NOT NULL UNIQUE,"
+        "  credit_code TEXT,"
+        "  contact TEXT,"
+        "  created INTEGER NOT NULL);"
+        "CREATE TABLE pools ("
+        "  name TEXT PRIMARY KEY,"
+        "  pack TEXT NOT NULL,"
+        "  updated INTEGER NOT NULL);"
+        "CREATE TABLE systems ("
+        "  id INTEGER PRIMARY KEY,"
+        "  unit_id INTEGER NOT NULL REFERENCES units(id),"
+        "  name TEXT NOT NULL,"
+        "  mlps_level INTEGER NOT NULL CHECK (mlps_level BETWEEN 0 AND 3),"
+        "  availability TEXT NOT NULL,"
+        "  classified INTEGER NOT NULL CHECK (classified IN (0, 1)),"
+        "  state TEXT NOT NULL,"
+        "  pool TEXT REFERENCES pools(name),"
+        "  trial_length INTEGER,"
+        "  agreement TEXT,"
+        "  admission TEXT,"
+        "  created INTEGER NOT NULL,"
+        "  updated INTEGER NOT NULL,"
+        "  UNIQUE (unit_id, name));"
+        "CREATE TABLE approval_systems ("
+        "  id TEXT PRIMARY KEY,"
+        "  name TEXT NOT NULL,"
+        "  key_type TEXT NOT NULL,"
+        "  public_key TEXT NOT NULL,"
+        "  fingerprint TEXT NOT NULL,"
+        "  created INTEGER NOT NULL);"
+        "CREATE TABLE party_keys ("
+        "  id INTEGER PRIMARY KEY,"
+        "  party TEXT NOT NULL CHECK (party IN ('tenant', 'provider', 'authority')),"
+        "  unit_id INTEGER REFERENCES units(id),"
+        "  holder TEXT NOT NULL,"
+        "  key_type TEXT NOT NULL,"
+        "  public_key TEXT NOT NULL,"
+        "  fingerprint TEXT NOT NULL UNIQUE,"
+        "  created INTEGER NOT NULL,"
+        "  revoked INTEGER);"
+        "CREATE TABLE hosts ("
+        "  name TEXT PRIMARY KEY,"
+        "  pool TEXT NOT NULL REFERENCES pools(name),"
+        "  underlay_address TEXT NOT NULL,"
+        "  operations_address TEXT NOT NULL,"
+        "  certificate_sha256 TEXT,"
+        "  state TEXT NOT NULL,"
+        "  created INTEGER NOT NULL);"
+        "CREATE TABLE requests ("
+        "  id INTEGER PRIMARY KEY,"
+        "  kind TEXT NOT NULL CHECK (kind IN ('apply', 'change', 'exit')),"
+        "  system_id INTEGER NOT NULL REFERENCES systems(id),"
+        "  approval_system TEXT NOT NULL REFERENCES approval_systems(id),"
+        "  approval_id TEXT NOT NULL,"
+        "  digest TEXT NOT NULL,"
+        "  document TEXT NOT NULL,"
+        "  received INTEGER NOT NULL,"
+        "  outcome TEXT NOT NULL,"
+        "  exception INTEGER NOT NULL DEFAULT 0,"
+        "  UNIQUE (approval_system, approval_id));"
+        "CREATE INDEX requests_system ON requests(system_id, kind, received);"
+        "CREATE TABLE transitions ("
+        "  id INTEGER PRIMARY KEY,"
+        "  system_id INTEGER NOT NULL REFERENCES systems(id),"
+        "  from_state TEXT NOT NULL,"
+        "  to_state TEXT NOT NULL,"
+        "  time INTEGER NOT NULL,"
+        "  actor TEXT NOT NULL,"
+        "  request_id INTEGER REFERENCES requests(id),"
+        "  audit_seq INTEGER NOT NULL REFERENCES audit(seq));"
+        /* R-NM2: a VM's name is unique within its resource pool. */
+        "CREATE TABLE vms ("
+        "  id INTEGER PRIMARY KEY,"
+        "  system_id INTEGER NOT NULL REFERENCES systems(id),"
+        "  pool TEXT NOT NULL REFERENCES pools(name),"
+        "  name TEXT NOT NULL,"
+        "  role TEXT NOT NULL,"
+        "  number INTEGER NOT NULL,"
+        "  spec TEXT NOT NULL,"
+        "  state TEXT NOT NULL,"
+        "  request_id INTEGER NOT NULL REFERENCES requests(id),"
+        "  UNIQUE (pool, name));"
+        "CREATE TABLE notify_cursors ("
+        "  notifier TEXT PRIMARY KEY,"
+        "  seq INTEGER NOT NULL,"
+        "  attempts INTEGER NOT NULL DEFAULT 0,"
+        "  next_at_ms INTEGER NOT NULL DEFAULT 0,"
+        "  last_error TEXT);",
+};
+
+static int sqlite_fail(struct store *s, int rc, const char *what) {
+        int r;
+
+        switch (rc & 0xff) {
+        case SQLITE_CONSTRAINT:
+                r = (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) ? -EEXIST : -EINVAL;
+                break;
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+                r = -EBUSY;
+                break;
+        case SQLITE_NOMEM:
+                r = -ENOMEM;
+                break;
+        case SQLITE_FULL:
+                r = -ENOSPC;
+                break;
+        default:
+                r = -EIO;
+        }
+        if (r == -EEXIST)
+                log_debug("sqlite %s: %s", what, s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        else
+                log_warning("sqlite %s: %s", what, s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        return r;
+}
+
+static int sqlite_exec_plain(struct store *s, const char *sql) {
+        char *msg = NULL;
+        int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+        if (rc != SQLITE_OK) {
+                log_warning("sqlite: %s: %s", sql, msg ? msg : sqlite3_errstr(rc));
+                sqlite3_free(msg);
+                return sqlite_fail(NULL, rc, "exec");
+        }
+        return 0;
+}
+
+static int sqlite_prepare(struct store *s, const char *sql, const struct store_value *args, size_t n,
+                          sqlite3_stmt **ret) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return sqlite_fail(s, rc, "prepare");
+        if ((size_t) sqlite3_bind_parameter_count(st) != n)
+                return log_error_errno(-EINVAL, "sqlite: statement has %d parameters, %zu given: %s",
+                                       sqlite3_bind_parameter_count(st), n, sql);
+        for (size_t i = 0; i < n; i++) {
+                switch (args[i].type) {
+                case STORE_NULL:
+                        rc = sqlite3_bind_null(st, i + 1);
+                        break;
+                case STORE_INT:
+                        rc = sqlite3_bind_int64(st, i + 1, args[i].i);
+                        break;
+                case STORE_TEXT:
+                        rc = sqlite3_bind_text(st, i + 1, args[i].s, -1, SQLITE_STATIC);
+                        break;
+                }
+                if (rc != SQLITE_OK)
+                        return sqlite_fail(s, rc, "bind");
+        }
+        *ret = TAKE_PTR(st);
+        return 0;
+}
+
+static int sqlite_exec(struct store *s, const char *sql, const struct store_value *args, size_t n,
+                       int64_t *ret_changes) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+        int r = sqlite_prepare(s, sql, args, n, &st);
+        if (r < 0)
+                return r;
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+                ;
+        if (rc != SQLITE_DONE)
+                return sqlite_fail(s, rc, "step");
+        if (ret_changes)
+                *ret_changes = sqlite3_changes64(s->db);
+        return 0;
+}
+
+static int sqlite_query(struct store *s, const char *sql, const struct store_value *args, size_t n,
+                        store_row_fn fn, void *userdata) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+        int r = sqlite_prepare(s, sql, args, n, &st);
+        if (r < 0)
+                return r;
+
+        int ncol = sqlite3_column_count(st);
+        _cleanup_free_ const char **names = xnew(const char *, ncol + 1);
+        _cleanup_free_ struct store_value *v = xnew(struct store_value, ncol + 1);
+        for (int i = 0; i < ncol; i++)
+                names[i] = sqlite3_column_name(st, i);
+
+        int rows = 0, rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                for (int i = 0; i < ncol; i++) {
+                        switch (sqlite3_column_type(st, i)) {
+                        case SQLITE_NULL:
+                                v[i] = STORE_NULL_VALUE;
+                                break;
+                        case SQLITE_INTEGER:
+                                v[i] = STORE_INT(sqlite3_column_int64(st, i));
+                                break;
+                        default:
+                                v[i] = (struct store_value) { .type = STORE_TEXT,
+                                                              .s = (const char *) sqlite3_column_text(st, i) };
+                                if (!v[i].s)
+                                        v[i].s = "";
+                        }
+                }
+                rows++;
+                if (fn) {
+                        struct store_row row = { .n = ncol, .names = names, .v = v };
+                        r = fn(&row, userdata);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        if (rc != SQLITE_DONE)
+                return sqlite_fail(s, rc, "step");
+        return rows;
+}
+
+static int sqlite_begin(struct store *s) {
+        return sqlite_exec_plain(s, "BEGIN IMMEDIATE");
+}
+
+static int sqlite_commit(struct store *s) {
+        return sqlite_exec_plain(s, "COMMIT");
+}
+
+static int sqlite_rollback(struct store *s) {
+        if (sqlite3_get_autocommit(s->db))
+                return 0;
+        return sqlite_exec_plain(s, "ROLLBACK");
+}
+
+static int sqlite_version(struct store *s, int64_t *ret) {
+        return store_query_int(s, "PRAGMA user_version", STORE_NO_ARGS, ret);
+}
+
+static int sqlite_migrate(struct store *s) {
+        int64_t version;
+        int r = sqlite_version(s, &version);
+        if (r < 0)
+                return r;
+        if (version > (int64_t) ELEMENTSOF(migrations))
+                return log_error_errno(-EPROTO, "store %s has schema version %lld, newer than this program's %zu",
+                                       s->path, (long long) version, ELEMENTSOF(migrations));
+        for (size_t i = version; i < ELEMENTSOF(migrations); i++) {
+                r = sqlite_begin(s);
+                if (r < 0)
+                        return r;
+                r = sqlite_exec_plain(s, migrations[i]);
+                if (r >= 0) {
+                        _cleanup_free_ char *set = xasprintf("PRAGMA user_version = %zu", i + 1);
+                        r = sqlite_exec_plain(s, set);
+                }
+                if (r < 0) {
+                        sqlite_rollback(s);
+                        return log_error_errno(r, "store %s: migration %zu failed", s->path, i + 1);
+                }
+                r = sqlite_commit(s);
+                if (r < 0)
+                        return r;
+                log_info("store %s: migrated to schema version %zu", s->path, i + 1);
+        }
+        return 0;
+}
+
+static void sqlite_close(struct store *s) {
+        if (!s)
+                return;
+        sqlite3_close_v2(s->db);
+        free(s->path);
+        free(s);
+}
+
+static int sqlite_open(const char *location, struct store **ret) {
+        struct store *s = xnew(struct store, 1);
+        s->ops = &store_sqlite_ops;
+        s->path = xstrdup(location);
+
+        int rc = sqlite3_open_v2(location, &s->db,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
+        if (rc != SQLITE_OK) {
+                log_error("store %s: %s", location, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+                sqlite_close(s);
+                return -EIO;
+        }
+        sqlite3_extended_result_codes(s->db, 1);
+        sqlite3_busy_timeout(s->db, 10000);
+
+        int r = sqlite_exec_plain(s, "PRAGMA journal_mode = WAL");
+        if (r >= 0)
+                r = sqlite_exec_plain(s, "PRAGMA synchronous = FULL");
+        if (r >= 0)
+                r = sqlite_exec_plain(s, "PRAGMA foreign_keys = ON");
+        if (r >= 0)
+                r = sqlite_migrate(s);
+        if (r < 0) {
+                sqlite_close(s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+const struct store_ops store_sqlite_ops = {
+        .scheme = "sqlite",
+        .open = sqlite_open,
+        .close = sqlite_close,
+        .begin = sqlite_begin,
+        .commit = sqlite_commit,
+        .rollback = sqlite_rollback,
+        .exec = sqlite_exec,
+        .query = sqlite_query,
+        .version = sqlite_version,
+};
