@@ -17,10 +17,10 @@ meson compile -C build-fuzz >/dev/null
 
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 mkdir -p build-fuzz/findings
-for t in jcs pack; do
+for t in jcs pack request; do
         corpus=build-fuzz/corpus-$t
         mkdir -p "$corpus"
-        cp policies/*.json tests/fuzz/corpus/* "$corpus"/
+        cp policies/*.json tests/fuzz/corpus/* scripts/samples/*.json "$corpus"/
         echo "fuzz-$t: ${seconds}s"
         build-fuzz/tests/fuzz/fuzz-$t -max_total_time="$seconds" -max_len=65536 \
                 -artifact_prefix=build-fuzz/findings/$t- -print_final_stats=1 "$corpus" 2>build-fuzz/fuzz-$t.log \
