@@ -16,7 +16,7 @@ static void help(void) {
                "\n"
                "Options:\n"
                "  -c, --config FILE      configuration (default /etc/govcloud/orchestrator.json)\n"
-               "      --check-config     load the configuration, packs and plugins, then exit\n"
+               "      --check-config     load the configuration, packs, store and plugins, then exit\n"
                "      --ready-file FILE  write \"HOST PORT\" there once listening (port 0 picks one)\n"
                "      --log-level LEVEL  error, warning, notice, info (default), debug;\n"
                "                         or GC_LOG_LEVEL in the environment\n"
@@ -52,6 +52,7 @@ int main(int argc, char **argv) {
                         break;
                 case 'C':
                         check = true;
+                        opts.check_only = true;
                         break;
                 case 'R':
                         opts.ready_file = optarg;

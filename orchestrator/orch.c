@@ -191,6 +191,10 @@ int orch_new(const struct orch_options *opts, struct orch **ret) {
                 r = log_error_errno(-ENOMEM, "event_base_new");
                 goto fail;
         }
+        if (opts->check_only) {
+                *ret = o;
+                return 0;
+        }
         r = http_start(o);
         if (r < 0)
                 goto fail;

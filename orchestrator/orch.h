@@ -42,6 +42,7 @@ struct orch {
 struct orch_options {
         const char *config_path;
         const char *ready_file;         /* written with "host port" once listening */
+        bool check_only;                /* load everything, do not listen */
 };
 
 int orch_new(const struct orch_options *opts, struct orch **ret);
