@@ -20,7 +20,7 @@ struct gcctl_verb {
         const char *name;
         const char *summary;            /* one line, for the parent's --help */
         const char *usage;              /* full help text of a leaf verb */
-        int (*run)(int argc, char **argv);      /* argv[0] is the verb's name */
+        int (*run)(int argc, char **argv);      /* argv[0] is the verb's full name, "gcctl doc sign" */
         const struct gcctl_verb *sub;   /* NULL-name-terminated table */
 };
 
@@ -41,6 +41,12 @@ int gcctl_parse_options(int argc, char **argv, const char *usage, const struct o
                         int (*handle)(int opt, const char *arg, void *userdata), void *userdata,
                         int *ret_exit);
 
+/* The same, but options may also follow the operands ("gcctl unit add NAME
+ * --contact TEXT"); "--" ends the options. */
+int gcctl_parse_options_any_order(int argc, char **argv, const char *usage, const struct option *opts,
+                                  int (*handle)(int opt, const char *arg, void *userdata), void *userdata,
+                                  int *ret_exit);
+
 /* Print usage error "gcctl VERB: msg" and return GCCTL_EXIT_USAGE. */
 int gcctl_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -59,3 +65,11 @@ int gcctl_display_width(const char *s);
 /* Verb tables of each area. */
 extern const struct gcctl_verb gcctl_policy_verbs[];
 extern const struct gcctl_verb gcctl_doc_verbs[];
+/* Verbs that talk to the orchestrator's API (cli/remote.h), and request sign. */
+extern const struct gcctl_verb gcctl_request_verbs[];
+extern const struct gcctl_verb gcctl_system_verbs[];
+extern const struct gcctl_verb gcctl_unit_verbs[];
+extern const struct gcctl_verb gcctl_key_verbs[];
+extern const struct gcctl_verb gcctl_host_verbs[];
+extern const struct gcctl_verb gcctl_pool_verbs[];
+extern const struct gcctl_verb gcctl_audit_verbs[];

@@ -10,6 +10,13 @@
 static const struct gcctl_verb top[] = {
         { "policy", "check and explain policy packs", NULL, NULL, gcctl_policy_verbs },
         { "doc", "canonicalize, hash, sign and verify JSON documents", NULL, NULL, gcctl_doc_verbs },
+        { "request", "sign, submit and look up approved requests", NULL, NULL, gcctl_request_verbs },
+        { "system", "business systems: register, agreement, admission, state", NULL, NULL, gcctl_system_verbs },
+        { "unit", "government units", NULL, NULL, gcctl_unit_verbs },
+        { "key", "parties' and approval systems' public keys", NULL, NULL, gcctl_key_verbs },
+        { "host", "compute nodes", NULL, NULL, gcctl_host_verbs },
+        { "pool", "resource pools", NULL, NULL, gcctl_pool_verbs },
+        { "audit", "the audit records", NULL, NULL, gcctl_audit_verbs },
         {}
 };
 

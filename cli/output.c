@@ -54,6 +54,8 @@ int gcctl_dispatch(const struct gcctl_verb *table, const char *path, int argc, c
                 _cleanup_free_ char *sub = xasprintf("%s %s", path, v->name);
                 if (v->sub)
                         return gcctl_dispatch(v->sub, sub, argc - 1, argv + 1);
+                /* Option errors then name the whole verb: "gcctl doc sign: option ...". */
+                argv[0] = sub;
                 return v->run(argc, argv);
         }
         return gcctl_usage_error(path, "unknown command '%s' (see '%s --help')", argv[0], path);
@@ -70,9 +72,10 @@ int gcctl_usage_error(const char *verb, const char *fmt, ...) {
         return GCCTL_EXIT_USAGE;
 }
 
-int gcctl_parse_options(int argc, char **argv, const char *usage, const struct option *opts,
-                        int (*handle)(int opt, const char *arg, void *userdata), void *userdata,
-                        int *ret_exit) {
+static int parse_options(int argc, char **argv, const char *optstring, const char *usage,
+                         const struct option *opts,
+                         int (*handle)(int opt, const char *arg, void *userdata), void *userdata,
+                         int *ret_exit) {
         struct option all[32];
         size_t n = 0;
 
@@ -89,7 +92,7 @@ int gcctl_parse_options(int argc, char **argv, const char *usage, const struct o
         opterr = 0;
         for (;;) {
                 int longindex = 0;
-                int c = getopt_long(argc, argv, "+h", all, &longindex);
+                int c = getopt_long(argc, argv, optstring, all, &longindex);
                 if (c == -1)
                         break;
                 if (c == 'h') {
@@ -102,7 +105,8 @@ int gcctl_parse_options(int argc, char **argv, const char *usage, const struct o
                         continue;
                 }
                 if (c == '?' || c == ':') {
-                        if (optopt)
+                        /* A long option without its value sets optopt to its code, not a letter. */
+                        if (optopt > 0 && optopt < 0x80)
                                 *ret_exit = gcctl_usage_error(argv[0], "option '-%c' is unknown or needs a value", optopt);
                         else
                                 *ret_exit = gcctl_usage_error(argv[0], "option '%s' is unknown or needs a value", argv[optind - 1]);
@@ -115,6 +119,19 @@ int gcctl_parse_options(int argc, char **argv, const char *usage, const struct o
                 }
         }
         return optind;
+}
+
+int gcctl_parse_options(int argc, char **argv, const char *usage, const struct option *opts,
+                        int (*handle)(int opt, const char *arg, void *userdata), void *userdata,
+                        int *ret_exit) {
+        return parse_options(argc, argv, "+h", usage, opts, handle, userdata, ret_exit);
+}
+
+int gcctl_parse_options_any_order(int argc, char **argv, const char *usage, const struct option *opts,
+                                  int (*handle)(int opt, const char *arg, void *userdata), void *userdata,
+                                  int *ret_exit) {
+        /* GNU getopt moves the operands behind the options. */
+        return parse_options(argc, argv, "h", usage, opts, handle, userdata, ret_exit);
 }
 
 void gcctl_print_json(const cJSON *doc) {
