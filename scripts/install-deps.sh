@@ -12,7 +12,7 @@ packages=(
         libvirt-dev libnl-3-dev libnl-route-3-dev libnl-genl-3-dev
         libcurl4-openssl-dev libsqlite3-dev libevent-dev libnftables-dev
         # tests
-        libcmocka-dev
+        libcmocka-dev curl
 )
 for arg in "$@"; do
         case $arg in
