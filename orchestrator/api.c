@@ -7,6 +7,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +176,28 @@ const char *api_query(struct api_call *c, const char *key) {
                 evhttp_clear_headers(&params);
         parsed = evhttp_parse_query_str(q, &params) == 0;
         return parsed ? evhttp_find_header(&params, key) : NULL;
+}
+
+/* An integer query parameter in [min, max]; def when absent. -EINVAL after
+ * replying 400 when it is not one. */
+static int query_int(struct api_call *c, const char *key, int64_t min, int64_t max, int64_t def, int64_t *ret) {
+        const char *v = api_query(c, key);
+        if (!v) {
+                *ret = def;
+                return 0;
+        }
+        char *end;
+        errno = 0;
+        long long n = strtoll(v, &end, 10);
+        if (errno || end == v || *end || n < min || n > max) {
+                struct gc_error err = {};
+                gc_error_set(&err, "invalid_query", "", key, v, "is not an integer in [%lld, %lld]",
+                             (long long) min, (long long) max);
+                api_reply(c, 400, error_doc(&err));
+                return -EINVAL;
+        }
+        *ret = n;
+        return 0;
 }
 
 /* ---- dispatch ---- */
@@ -855,8 +878,9 @@ static void post_hosts(struct api_call *c) {
 
 static void get_requests(struct api_call *c) {
         bool tenant = c->who->role == ROLE_TENANT, approval = c->who->role == ROLE_APPROVAL;
-        const char *system = api_query(c, "system");
-        int64_t sys = system ? strtoll(system, NULL, 10) : 0;
+        int64_t sys;
+        if (query_int(c, "system", 1, INT64_MAX, 0, &sys) < 0)
+                return;
         reply_list(c, "requests",
                    "SELECT " REQUEST_COLUMNS REQUEST_FROM "WHERE " REQUEST_SCOPE " AND (? = 0 OR r.system_id = ?) "
                    "ORDER BY r.id DESC LIMIT 1000",
@@ -873,12 +897,9 @@ static void get_request(struct api_call *c) {
 }
 
 static void get_audit(struct api_call *c) {
-        const char *after = api_query(c, "after");
-        int64_t a = after ? strtoll(after, NULL, 10) : 0;
-        const char *limit = api_query(c, "limit");
-        int64_t l = limit ? strtoll(limit, NULL, 10) : 100;
-        if (l < 1 || l > 1000)
-                return api_error(c, 400, "invalid_limit", "limit is 1..1000");
+        int64_t a, l;
+        if (query_int(c, "after", 0, INT64_MAX, 0, &a) < 0 || query_int(c, "limit", 1, 1000, 100, &l) < 0)
+                return;
         reply_list(c, "records",
                    "SELECT seq, time AS \"time@time\", actor, role, action, object, approval, outcome, rule, "
                    "detail AS \"detail@json\", prev, hash FROM audit WHERE seq > ? ORDER BY seq LIMIT ?",
