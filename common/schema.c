@@ -13,7 +13,30 @@
 
 struct schema {
         cJSON *doc;
+        /* Every "pattern" compiled once at load (regexec is thread-safe). */
+        struct schema_pattern {
+                const cJSON *node;
+                regex_t re;
+        } *patterns;
+        size_t n_patterns;
 };
+
+static void collect_patterns(struct schema *s, const cJSON *node) {
+        const cJSON *k;
+        if (!cJSON_IsObject(node) && !cJSON_IsArray(node))
+                return;
+        cJSON_ArrayForEach(k, node) {
+                if (cJSON_IsObject(node) && k->string && strcmp(k->string, "pattern") == 0 && cJSON_IsString(k)) {
+                        s->patterns = xrealloc(s->patterns, (s->n_patterns + 1) * sizeof *s->patterns);
+                        struct schema_pattern *p = &s->patterns[s->n_patterns];
+                        if (regcomp(&p->re, k->valuestring, REG_EXTENDED | REG_NOSUB) == 0) {
+                                p->node = k;
+                                s->n_patterns++;
+                        }
+                } else
+                        collect_patterns(s, k);
+        }
+}
 
 static const char *const assertion_keywords[] = {
         "$ref", "type", "enum", "const", "properties", "required", "additionalProperties",
@@ -132,6 +155,7 @@ int schema_load(const char *text, size_t len, struct schema **ret, struct gc_err
 
         struct schema *s = xnew(struct schema, 1);
         s->doc = TAKE_PTR(doc);
+        collect_patterns(s, s->doc);
         *ret = s;
         return 0;
 }
@@ -139,6 +163,9 @@ int schema_load(const char *text, size_t len, struct schema **ret, struct gc_err
 void schema_free(struct schema *s) {
         if (!s)
                 return;
+        for (size_t i = 0; i < s->n_patterns; i++)
+                regfree(&s->patterns[i].re);
+        free(s->patterns);
         cJSON_Delete(s->doc);
         free(s);
 }
@@ -334,7 +361,8 @@ static void validate_number(const cJSON *node, const cJSON *v, const char *path,
                 schema_issues_add(issues, path, "is %g, not below %g", d, k->valuedouble);
 }
 
-static void validate_string(const cJSON *node, const cJSON *v, const char *path, struct schema_issues *issues) {
+static void validate_string(const struct schema *s, const cJSON *node, const cJSON *v, const char *path,
+                            struct schema_issues *issues) {
         const char *str = v->valuestring;
         long len = utf8_length(str, strlen(str));
         const cJSON *k;
@@ -344,13 +372,14 @@ static void validate_string(const cJSON *node, const cJSON *v, const char *path,
         if ((k = cJSON_GetObjectItemCaseSensitive(node, "maxLength")) && len > k->valuedouble)
                 schema_issues_add(issues, path, "is %ld characters long, longer than the maximum %g", len, k->valuedouble);
         if ((k = cJSON_GetObjectItemCaseSensitive(node, "pattern"))) {
-                regex_t re;
-                if (regcomp(&re, k->valuestring, REG_EXTENDED | REG_NOSUB) == 0) {
-                        if (regexec(&re, str, 0, NULL, 0) != 0) {
+                for (size_t i = 0; i < s->n_patterns; i++) {
+                        if (s->patterns[i].node != k)
+                                continue;
+                        if (regexec(&s->patterns[i].re, str, 0, NULL, 0) != 0) {
                                 _cleanup_free_ char *brief = json_value_brief(v);
                                 schema_issues_add(issues, path, "is %s, which does not match %s", brief, k->valuestring);
                         }
-                        regfree(&re);
+                        break;
                 }
         }
 }
@@ -397,7 +426,7 @@ static void validate(const struct schema *s, const cJSON *node, const cJSON *v, 
         else if (cJSON_IsNumber(v))
                 validate_number(node, v, path, issues);
         else if (cJSON_IsString(v))
-                validate_string(node, v, path, issues);
+                validate_string(s, node, v, path, issues);
 }
 
 size_t schema_validate(const struct schema *s, const cJSON *instance, struct schema_issues *ret) {
