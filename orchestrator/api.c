@@ -51,27 +51,27 @@ static void get_request(struct api_call *c);
 static void get_audit(struct api_call *c);
 
 const struct api_route api_routes[] = {
-        { "GET", "/healthz", ROLE_ANY, NULL, get_healthz },
-        { "GET", "/metrics", R_READ, NULL, get_metrics },
-        { "GET", "/v1/units", R_READ | ROLE_TENANT, NULL, get_units },
-        { "POST", "/v1/units", ROLE_AUTHORITY, "registration.json#/$defs/unit", post_units },
-        { "GET", "/v1/systems", R_READ | ROLE_TENANT, NULL, get_systems },
-        { "POST", "/v1/systems", ROLE_AUTHORITY, "registration.json#/$defs/system", post_systems },
-        { "GET", "/v1/systems/{id}", R_READ | ROLE_TENANT, NULL, get_system },
-        { "PUT", "/v1/systems/{id}/agreement", ROLE_AUTHORITY, "registration.json#/$defs/agreement", put_agreement },
-        { "PUT", "/v1/systems/{id}/admission", ROLE_AUTHORITY, "registration.json#/$defs/admission", put_admission },
-        { "GET", "/v1/approval-systems", R_READ, NULL, get_approval_systems },
-        { "POST", "/v1/approval-systems", ROLE_AUTHORITY, "registration.json#/$defs/approval_system", post_approval_systems },
-        { "GET", "/v1/keys", R_READ | ROLE_TENANT, NULL, get_keys },
-        { "POST", "/v1/keys", ROLE_AUTHORITY, "registration.json#/$defs/party_key", post_keys },
-        { "GET", "/v1/pools", R_READ, NULL, get_pools },
-        { "GET", "/v1/hosts", R_READ, NULL, get_hosts },
-        { "POST", "/v1/hosts", ROLE_PROVIDER, "registration.json#/$defs/host", post_hosts },
+        { "GET", "/healthz", ROLE_ANY, NULL, get_healthz, NULL },
+        { "GET", "/metrics", R_READ, NULL, get_metrics, NULL },
+        { "GET", "/v1/units", R_READ | ROLE_TENANT, NULL, get_units, NULL },
+        { "POST", "/v1/units", ROLE_AUTHORITY, "registration.json#/$defs/unit", post_units, "unit" },
+        { "GET", "/v1/systems", R_READ | ROLE_TENANT, NULL, get_systems, NULL },
+        { "POST", "/v1/systems", ROLE_AUTHORITY, "registration.json#/$defs/system", post_systems, "system" },
+        { "GET", "/v1/systems/{id}", R_READ | ROLE_TENANT, NULL, get_system, NULL },
+        { "PUT", "/v1/systems/{id}/agreement", ROLE_AUTHORITY, "registration.json#/$defs/agreement", put_agreement, "agreement" },
+        { "PUT", "/v1/systems/{id}/admission", ROLE_AUTHORITY, "registration.json#/$defs/admission", put_admission, "admission" },
+        { "GET", "/v1/approval-systems", R_READ, NULL, get_approval_systems, NULL },
+        { "POST", "/v1/approval-systems", ROLE_AUTHORITY, "registration.json#/$defs/approval_system", post_approval_systems, "approval_system" },
+        { "GET", "/v1/keys", R_READ | ROLE_TENANT, NULL, get_keys, NULL },
+        { "POST", "/v1/keys", ROLE_AUTHORITY, "registration.json#/$defs/party_key", post_keys, "key" },
+        { "GET", "/v1/pools", R_READ, NULL, get_pools, NULL },
+        { "GET", "/v1/hosts", R_READ, NULL, get_hosts, NULL },
+        { "POST", "/v1/hosts", ROLE_PROVIDER, "registration.json#/$defs/host", post_hosts, "host" },
         /* The request is validated by intake in its documented order, not here. */
-        { "POST", "/v1/requests", ROLE_APPROVAL, "request.json", intake_submit },
-        { "GET", "/v1/requests", R_READ | ROLE_APPROVAL | ROLE_TENANT, NULL, get_requests },
-        { "GET", "/v1/requests/{id}", R_READ | ROLE_APPROVAL | ROLE_TENANT, NULL, get_request },
-        { "GET", "/v1/audit", R_READ, NULL, get_audit },
+        { "POST", "/v1/requests", ROLE_APPROVAL, "request.json", intake_submit, "request" },
+        { "GET", "/v1/requests", R_READ | ROLE_APPROVAL | ROLE_TENANT, NULL, get_requests, NULL },
+        { "GET", "/v1/requests/{id}", R_READ | ROLE_APPROVAL | ROLE_TENANT, NULL, get_request, NULL },
+        { "GET", "/v1/audit", R_READ, NULL, get_audit, NULL },
 };
 const size_t api_n_routes = ELEMENTSOF(api_routes);
 
@@ -163,6 +163,11 @@ void api_refuse(struct api_call *c, int status, const struct gc_error *err, cons
         log_notice("refused %s for %s %s: %s", action, role_name(c->who->role), c->who->name,
                    gc_error_format(err, line, sizeof line));
         api_reply(c, status, error_doc(err));
+}
+
+void api_error_field_plain(struct gc_error *err) {
+        if (err->field[0] == '$')
+                memmove(err->field, err->field + (err->field[1] == '.' ? 2 : 1), strlen(err->field) - (err->field[1] == '.' ? 1 : 0));
 }
 
 const char *api_query(struct api_call *c, const char *key) {
@@ -321,11 +326,12 @@ void api_dispatch(struct orch *o, struct evhttp_request *req, const struct ident
         if (fragment) {
                 _cleanup_free_ char *file = xstrndup(c->route->body, fragment - c->route->body);
                 enum orch_schema which;
-                _cleanup_free_ char *reg_action = xasprintf("%s.refused", c->route->path + 4);
+                _cleanup_free_ char *reg_action = xasprintf("%s.refused", c->route->subject);
 
                 r = json_parse(c->raw, c->raw_len, &c->body, &err);
                 if (r < 0) {
                         snprintf(err.code, sizeof err.code, "invalid_json");
+                        api_error_field_plain(&err);
                         api_refuse(c, 400, &err, reg_action, "", "", NULL);
                         goto done;
                 }

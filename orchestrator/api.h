@@ -46,6 +46,7 @@ struct api_route {
         unsigned roles;
         const char *body;               /* "registration.json#/$defs/unit", NULL: no body */
         void (*handler)(struct api_call *c);
+        const char *subject;            /* what a refusal's audit action names: "unit" -> unit.refused */
 };
 
 extern const struct api_route api_routes[];
@@ -77,6 +78,9 @@ void api_refuse(struct api_call *c, int status, const struct gc_error *err, cons
                 const char *object, const char *approval, const char *kind);
 /* A reply without audit: 404 on reads, 500 on internal failures. */
 void api_error(struct api_call *c, int status, const char *code, const char *message);
+
+/* A strict JSON parse failure names "$.a.b"; the API names fields "a.b". */
+void api_error_field_plain(struct gc_error *err);
 
 /* The query parameter, or NULL. */
 const char *api_query(struct api_call *c, const char *key);

@@ -128,9 +128,12 @@ static int record_service(struct orch *o, const char *action) {
                 r = audit_append(o->store, o->audit_hash, &e, NULL);
         if (r >= 0)
                 r = store_commit(o->store);
-        if (r < 0)
+        if (r < 0) {
                 store_rollback(o->store);
-        return r;
+                return r;
+        }
+        o->metrics.audit_records++;
+        return 0;
 }
 
 int orch_new(const struct orch_options *opts, struct orch **ret) {

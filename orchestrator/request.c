@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "api.h"
 #include "approval.h"
 #include "calendar.h"
 #include "cleanup.h"
@@ -64,8 +65,10 @@ int request_parse(const char *body, size_t len, struct request **ret, struct gc_
         }
         r = json_parse(body, len, &req->doc, err);
         if (r < 0) {
-                if (err)
+                if (err) {
                         snprintf(err->code, sizeof err->code, "invalid_json");
+                        api_error_field_plain(err);
+                }
                 return r;
         }
         r = orch_validate(ORCH_SCHEMA_REQUEST, "#/$defs/envelope", req->doc, "invalid_envelope", err);
