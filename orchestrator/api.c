@@ -140,13 +140,8 @@ void api_refuse(struct api_call *c, int status, const struct gc_error *err, cons
                 .rule = err->rule,
                 .detail = detail,
         };
-        int r = store_begin(o->store);
-        if (r >= 0)
-                r = audit_append(o->store, o->audit_hash, &e, NULL);
-        if (r >= 0)
-                r = store_commit(o->store);
+        int r = audit_record(o->store, o->audit_hash, &e);
         if (r < 0) {
-                store_rollback(o->store);
                 log_error_errno(r, "cannot record the refusal of %s %s", e.action, c->path);
                 api_error(c, 500, "internal", "the refusal could not be recorded");
                 return;

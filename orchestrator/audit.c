@@ -99,6 +99,17 @@ int audit_append(struct store *s, enum gc_hash_alg alg, const struct audit_entry
         return 0;
 }
 
+int audit_record(struct store *s, enum gc_hash_alg alg, const struct audit_entry *e) {
+        int r = store_begin(s);
+        if (r >= 0)
+                r = audit_append(s, alg, e, NULL);
+        if (r >= 0)
+                r = store_commit(s);
+        if (r < 0)
+                store_rollback(s);
+        return r;
+}
+
 struct verify_state {
         int64_t count;
         int64_t bad;

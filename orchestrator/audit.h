@@ -36,6 +36,8 @@ struct audit_entry {
 };
 
 int audit_append(struct store *s, enum gc_hash_alg alg, const struct audit_entry *e, int64_t *ret_seq);
+/* The record alone, in a transaction of its own: a refusal, a start. */
+int audit_record(struct store *s, enum gc_hash_alg alg, const struct audit_entry *e);
 
 /* Recompute every hash and link from the first record; -EBADMSG with
  * *ret_bad_seq set at the first record that does not verify. */

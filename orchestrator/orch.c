@@ -123,13 +123,8 @@ static int record_service(struct orch *o, const char *action) {
                 .rule = "R-AU1",
                 .detail = detail,
         };
-        int r = store_begin(o->store);
-        if (r >= 0)
-                r = audit_append(o->store, o->audit_hash, &e, NULL);
-        if (r >= 0)
-                r = store_commit(o->store);
+        int r = audit_record(o->store, o->audit_hash, &e);
         if (r < 0) {
-                store_rollback(o->store);
                 return r;
         }
         o->metrics.audit_records++;
