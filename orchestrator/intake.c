@@ -493,7 +493,7 @@ static int rules_change(struct intake *in) {
         const cJSON *resize = cJSON_GetObjectItemCaseSensitive(doc, "resize");
         const cJSON *release = cJSON_GetObjectItemCaseSensitive(doc, "release");
         if (cJSON_GetArraySize(add) + cJSON_GetArraySize(resize) + cJSON_GetArraySize(release) == 0) {
-                gc_error_set(&in->err, "empty_change", "R-LC4", "add", NULL,
+                gc_error_set(&in->err, "empty_change", "", "add", NULL,
                              "the change lists nothing: add, resize or release must name at least one VM");
                 refuse(in, 422);
                 return -EPERM;
@@ -518,7 +518,7 @@ static int rules_change(struct intake *in) {
                                      STORE_ARGS(STORE_INT(in->system_id), STORE_TEXT(name)), &spec_text);
                 if (r == -ENOENT) {
                         _cleanup_free_ char *fn = xasprintf("%s.name", f);
-                        gc_error_set(&in->err, "unknown_vm", "R-LC4", fn, name, "is not a VM of %s", in->system_name);
+                        gc_error_set(&in->err, "unknown_vm", "", fn, name, "is not a VM of %s", in->system_name);
                         refuse(in, 422);
                         return -EPERM;
                 }
@@ -558,7 +558,7 @@ static int rules_change(struct intake *in) {
                 if (r < 0)
                         return r;
                 if (n == 0) {
-                        gc_error_set(&in->err, "unknown_vm", "R-LC4", f, item->valuestring, "is not a VM of %s", in->system_name);
+                        gc_error_set(&in->err, "unknown_vm", "", f, item->valuestring, "is not a VM of %s", in->system_name);
                         refuse(in, 422);
                         return -EPERM;
                 }
