@@ -21,6 +21,7 @@
 #include "audit.h"
 #include "cleanup.h"
 #include "crypto.h"
+#include "dispatch.h"
 #include "gc-config.h"
 #include "json.h"
 #include "log.h"
@@ -72,6 +73,14 @@ const struct api_route api_routes[] = {
         { "GET", "/v1/requests", R_READ | ROLE_APPROVAL | ROLE_TENANT, NULL, get_requests, NULL },
         { "GET", "/v1/requests/{id}", R_READ | ROLE_APPROVAL | ROLE_TENANT, NULL, get_request, NULL },
         { "GET", "/v1/audit", R_READ, NULL, get_audit, NULL },
+        { "GET", "/v1/vms", R_READ | ROLE_TENANT, NULL, get_vms, NULL },
+        /* The agents (include/gc/wire.h). */
+        { "POST", "/v1/agent/hello", ROLE_HOST, "agent.json#/$defs/hello", agent_hello, "agent_hello" },
+        { "GET", "/v1/agent/jobs", ROLE_HOST, NULL, agent_jobs, NULL },
+        { "POST", "/v1/agent/results", ROLE_HOST, "agent.json#/$defs/results", agent_results, "agent_results" },
+        { "POST", "/v1/agent/inventory", ROLE_HOST, "agent.json#/$defs/inventory", agent_inventory, "agent_inventory" },
+        /* Only with --unsafe-test-clock; 404 otherwise. */
+        { "POST", "/v1/test/clock", ROLE_AUTHORITY, "agent.json#/$defs/clock", post_test_clock, "clock" },
 };
 const size_t api_n_routes = ELEMENTSOF(api_routes);
 
@@ -829,7 +838,9 @@ static void get_pools(struct api_call *c) {
         api_reply(c, 200, doc);
 }
 
-#define HOST_COLUMNS "name, pool, underlay_address, operations_address, certificate_sha256, state, created AS \"created@time\""
+#define HOST_COLUMNS "name, pool, underlay_address, operations_address, certificate_sha256, state, vcpus, memory_mib, " \
+        "storage_gib, arch, hypervisor, last_seen AS \"last_seen@time\", created AS \"created@time\", " \
+        "(SELECT COUNT(*) FROM vms WHERE vms.host = hosts.name AND vms.state <> 'deleted') AS vm_count"
 
 static void get_hosts(struct api_call *c) {
         reply_list(c, "hosts", "SELECT " HOST_COLUMNS " FROM hosts ORDER BY name", STORE_NO_ARGS);
@@ -843,14 +854,21 @@ static void post_hosts(struct api_call *c) {
                 gc_error_set(&err, "unknown_pool", "", "pool", pool, "is not a pool of this orchestrator's configuration");
                 return api_refuse(c, 422, &err, "host.refused", "", "", NULL);
         }
+        const cJSON *cap = cJSON_GetObjectItemCaseSensitive(c->body, "capacity");
+        const cJSON *cv = cJSON_GetObjectItemCaseSensitive(cap, "vcpus"), *cm = cJSON_GetObjectItemCaseSensitive(cap, "memory_mib"),
+                    *cs = cJSON_GetObjectItemCaseSensitive(cap, "storage_gib"), *ca = cJSON_GetObjectItemCaseSensitive(cap, "arch");
         int r = store_begin(c->o->store);
         if (r >= 0)
                 r = store_exec(c->o->store,
-                               "INSERT INTO hosts (name, pool, underlay_address, operations_address, certificate_sha256, state, created) "
-                               "VALUES (?, ?, ?, ?, ?, 'registered', ?)",
+                               "INSERT INTO hosts (name, pool, underlay_address, operations_address, certificate_sha256, state, created, "
+                               "vcpus, memory_mib, storage_gib, arch) VALUES (?, ?, ?, ?, ?, 'registered', ?, ?, ?, ?, ?)",
                                STORE_ARGS(STORE_TEXT(name), STORE_TEXT(pool), STORE_TEXT(body_str(c, "underlay_address")),
                                           STORE_TEXT(body_str(c, "operations_address")),
-                                          STORE_TEXT(body_str(c, "certificate_sha256")), STORE_INT(orch_now(c->o))),
+                                          STORE_TEXT(body_str(c, "certificate_sha256")), STORE_INT(orch_now(c->o)),
+                                          cv ? STORE_INT((int64_t) cv->valuedouble) : STORE_NULL_VALUE,
+                                          cm ? STORE_INT((int64_t) cm->valuedouble) : STORE_NULL_VALUE,
+                                          cs ? STORE_INT((int64_t) cs->valuedouble) : STORE_NULL_VALUE,
+                                          STORE_TEXT(ca ? ca->valuestring : NULL)),
                                NULL);
         if (r == -EEXIST) {
                 store_rollback(c->o->store);

@@ -29,6 +29,7 @@
 #include "api.h"
 #include "audit.h"
 #include "change.h"
+#include "dispatch.h"
 #include "cleanup.h"
 #include "json.h"
 #include "lifecycle.h"
@@ -61,6 +62,8 @@ struct intake {
                 char *role;
                 unsigned number;
                 cJSON *spec;
+                char host[64];
+                char field[64];
         } *vms;
         size_t n_vms;
 };
@@ -404,6 +407,7 @@ static int plan_vms(struct intake *in, const cJSON *rows, const char *field) {
                                 vm->number = base + k + 1;
                         }
                         vm->spec = vm_spec(row);
+                        snprintf(vm->field, sizeof vm->field, "%s", fname);
                         in->n_vms++;
 
                         /* R-NM2: unique within the request and within the pool. */
@@ -642,6 +646,112 @@ static int check_state(struct intake *in) {
         return 0;
 }
 
+/* ---- capacity ---- */
+
+/* New VMs must fit on the pool's hosts, resized ones on their own host;
+ * otherwise the request is refused whole, with the shortfall named. */
+static int check_capacity(struct intake *in) {
+        struct orch *o = in->o;
+        int r;
+
+        if (in->n_vms > 0) {
+                struct sched_vm *sv = xnew(struct sched_vm, in->n_vms);
+                for (size_t i = 0; i < in->n_vms; i++)
+                        sv[i] = (struct sched_vm) { .spec = in->vms[i].spec, .name = in->vms[i].name,
+                                                    .role = in->vms[i].role, .field = in->vms[i].field };
+                r = sched_place(o, in->pool->name, in->system_id, sv, in->n_vms, &in->err);
+                for (size_t i = 0; r >= 0 && i < in->n_vms; i++)
+                        snprintf(in->vms[i].host, sizeof in->vms[i].host, "%s", sv[i].host);
+                free(sv);
+                if (r == -ENOSPC) {
+                        refuse(in, 422);
+                        return -EPERM;
+                }
+                if (r < 0)
+                        return r;
+        }
+        if (strcmp(in->req->kind, "change") != 0)
+                return 0;
+        const cJSON *item;
+        size_t i = 0;
+        cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(in->req->doc, "resize")) {
+                _cleanup_free_ char *spec_text = NULL, *host = NULL;
+                _cleanup_free_ char *f = xasprintf("resize[%zu]", i++);
+                r = store_query_text(o->store, "SELECT spec FROM vms WHERE system_id = ? AND name = ?",
+                                     STORE_ARGS(STORE_INT(in->system_id), STORE_TEXT(str_at(item, "name"))), &spec_text);
+                if (r >= 0)
+                        r = store_query_text(o->store, "SELECT host FROM vms WHERE system_id = ? AND name = ?",
+                                             STORE_ARGS(STORE_INT(in->system_id), STORE_TEXT(str_at(item, "name"))), &host);
+                if (r == -ENOENT)
+                        continue;       /* not placed yet */
+                if (r < 0)
+                        return r;
+                _cleanup_(cJSON_Deletep) cJSON *spec = cJSON_Parse(spec_text);
+                long dv = int_at(item, "vcpus", int_at(spec, "vcpus", 0)) - int_at(spec, "vcpus", 0);
+                long dm = (int_at(item, "memory_gib", int_at(spec, "memory_gib", 0)) - int_at(spec, "memory_gib", 0)) * 1024;
+                long dd = int_at(item, "system_disk_gib", int_at(cJSON_GetObjectItemCaseSensitive(spec, "system_disk"), "gib", 0)) -
+                          int_at(cJSON_GetObjectItemCaseSensitive(spec, "system_disk"), "gib", 0) +
+                          int_at(item, "data_disk_gib", int_at(cJSON_GetObjectItemCaseSensitive(spec, "data_disk"), "gib", 0)) -
+                          int_at(cJSON_GetObjectItemCaseSensitive(spec, "data_disk"), "gib", 0);
+                r = sched_grow(o, host, dv > 0 ? dv : 0, dm > 0 ? dm : 0, dd > 0 ? dd : 0, f, &in->err);
+                if (r == -ENOSPC) {
+                        refuse(in, 422);
+                        return -EPERM;
+                }
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* The change's resizes and releases, as jobs (inside accept's transaction). */
+static int apply_change(struct intake *in, int64_t request_id) {
+        struct orch *o = in->o;
+        const cJSON *item;
+        int r = 0;
+
+        cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(in->req->doc, "resize")) {
+                int64_t vm_id;
+                _cleanup_free_ char *spec_text = NULL;
+                r = store_query_int(o->store, "SELECT id FROM vms WHERE system_id = ? AND name = ?",
+                                    STORE_ARGS(STORE_INT(in->system_id), STORE_TEXT(str_at(item, "name"))), &vm_id);
+                if (r >= 0)
+                        r = store_query_text(o->store, "SELECT spec FROM vms WHERE id = ?", STORE_ARGS(STORE_INT(vm_id)), &spec_text);
+                if (r < 0)
+                        return r;
+                _cleanup_(cJSON_Deletep) cJSON *spec = cJSON_Parse(spec_text);
+                if (int_at(item, "vcpus", -1) > 0)
+                        cJSON_ReplaceItemInObjectCaseSensitive(spec, "vcpus", cJSON_CreateNumber(int_at(item, "vcpus", 0)));
+                if (int_at(item, "memory_gib", -1) > 0)
+                        cJSON_ReplaceItemInObjectCaseSensitive(spec, "memory_gib", cJSON_CreateNumber(int_at(item, "memory_gib", 0)));
+                if (int_at(item, "system_disk_gib", -1) > 0)
+                        cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "system_disk"), "gib",
+                                                               cJSON_CreateNumber(int_at(item, "system_disk_gib", 0)));
+                if (int_at(item, "data_disk_gib", -1) >= 0)
+                        cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "data_disk"), "gib",
+                                                               cJSON_CreateNumber(int_at(item, "data_disk_gib", 0)));
+                _cleanup_free_ char *text = cJSON_PrintUnformatted(spec);
+                r = store_exec(o->store, "UPDATE vms SET spec = ?, request_id = ? WHERE id = ?",
+                               STORE_ARGS(STORE_TEXT(text), STORE_INT(request_id), STORE_INT(vm_id)), NULL);
+                if (r >= 0)
+                        r = dispatch_enqueue(o, vm_id, request_id, "vm.ensure");
+                if (r < 0)
+                        return r;
+        }
+        cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(in->req->doc, "release")) {
+                int64_t vm_id;
+                r = store_query_int(o->store, "SELECT id FROM vms WHERE system_id = ? AND name = ?",
+                                    STORE_ARGS(STORE_INT(in->system_id), STORE_TEXT(item->valuestring)), &vm_id);
+                if (r >= 0)
+                        r = store_exec(o->store, "UPDATE vms SET state = 'releasing' WHERE id = ?", STORE_ARGS(STORE_INT(vm_id)), NULL);
+                if (r >= 0)
+                        r = dispatch_enqueue(o, vm_id, request_id, "vm.delete");
+                if (r < 0)
+                        return r;
+        }
+        return r;
+}
+
 /* ---- acceptance ---- */
 
 static int accept(struct intake *in, int64_t *ret_id) {
@@ -669,10 +779,10 @@ static int accept(struct intake *in, int64_t *ret_id) {
         bool apply = strcmp(req->kind, "apply") == 0;
         r = store_exec(o->store,
                        "UPDATE systems SET state = ?, pool = COALESCE(?, pool), trial_length = CASE WHEN ? THEN ? ELSE trial_length END, "
-                       "updated = ? WHERE id = ? AND state = ?",
+                       "return_state = ?, updated = ? WHERE id = ? AND state = ?",
                        STORE_ARGS(STORE_TEXT(to), STORE_TEXT(in->pool ? in->pool->name : NULL), STORE_INT(apply),
-                                  STORE_INT(in->trial_length), STORE_INT(now), STORE_INT(in->system_id),
-                                  STORE_TEXT(in->system_state)),
+                                  STORE_INT(in->trial_length), STORE_TEXT(strcmp(req->kind, "change") == 0 ? in->system_state : NULL),
+                                  STORE_INT(now), STORE_INT(in->system_id), STORE_TEXT(in->system_state)),
                        &changes);
         if (r >= 0 && changes != 1)
                 r = -ESTALE;
@@ -682,17 +792,30 @@ static int accept(struct intake *in, int64_t *ret_id) {
         cJSON *names = cJSON_CreateArray();
         for (size_t i = 0; i < in->n_vms; i++) {
                 _cleanup_free_ char *spec = cJSON_PrintUnformatted(in->vms[i].spec);
-                r = store_exec(o->store,
-                               "INSERT INTO vms (system_id, pool, name, role, number, spec, state, request_id) VALUES (?, ?, ?, ?, ?, ?, 'planned', ?)",
-                               STORE_ARGS(STORE_INT(in->system_id), STORE_TEXT(in->pool->name), STORE_TEXT(in->vms[i].name),
-                                          STORE_TEXT(in->vms[i].role), STORE_INT(in->vms[i].number), STORE_TEXT(spec),
-                                          STORE_INT(id)),
-                               NULL);
+                int64_t vm_id = 0;
+                r = store_query_int(o->store,
+                                    "INSERT INTO vms (system_id, pool, name, role, number, spec, state, request_id) VALUES (?, ?, ?, ?, ?, ?, 'planned', ?) RETURNING id",
+                                    STORE_ARGS(STORE_INT(in->system_id), STORE_TEXT(in->pool->name), STORE_TEXT(in->vms[i].name),
+                                               STORE_TEXT(in->vms[i].role), STORE_INT(in->vms[i].number), STORE_TEXT(spec),
+                                               STORE_INT(id)),
+                                    &vm_id);
+                if (r >= 0)
+                        r = dispatch_assign(o, vm_id, in->vms[i].host);
+                if (r >= 0)
+                        r = dispatch_enqueue(o, vm_id, id, "vm.ensure");
                 if (r < 0) {
                         cJSON_Delete(names);
                         goto fail;
                 }
                 cJSON_AddItemToArray(names, cJSON_CreateString(in->vms[i].name));
+        }
+
+        if (strcmp(req->kind, "change") == 0) {
+                r = apply_change(in, id);
+                if (r < 0) {
+                        cJSON_Delete(names);
+                        goto fail;
+                }
         }
 
         detail = cJSON_CreateObject();
@@ -782,8 +905,10 @@ void intake_submit(struct api_call *c) {
         if (r < 0)
                 goto done_r;
 
-        /* 4. the system's state */
+        /* 4. the system's state, then room for its VMs */
         r = check_state(&in);
+        if (r >= 0 && strcmp(in.req->kind, "exit") != 0)
+                r = check_capacity(&in);
         if (r < 0)
                 goto done_r;
 
@@ -808,6 +933,7 @@ void intake_submit(struct api_call *c) {
                  in.unit, in.system_name, in.system_state, lifecycle_target(in.req->kind), in.n_vms, in.n_vms == 1 ? "" : "s");
         orch_notify_kick(c->o);
         reply_request(c, 201, id, false);
+        dispatch_wake(c->o);
         goto done;
 
 done_r:

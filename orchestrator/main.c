@@ -18,6 +18,8 @@ static void help(void) {
                "  -c, --config FILE      configuration (default /etc/govcloud/orchestrator.json)\n"
                "      --check-config     load the configuration, packs, store and plugins, then exit\n"
                "      --ready-file FILE  write \"HOST PORT\" there once listening (port 0 picks one)\n"
+               "      --unsafe-test-clock  let the authority move the clock forward\n"
+               "                         (POST /v1/test/clock): tests and demos only\n"
                "      --log-level LEVEL  error, warning, notice, info (default), debug;\n"
                "                         or GC_LOG_LEVEL in the environment\n"
                "  -h, --help             this text\n"
@@ -31,6 +33,7 @@ int main(int argc, char **argv) {
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "check-config", no_argument, NULL, 'C' },
+                { "unsafe-test-clock", no_argument, NULL, 'T' },
                 { "ready-file", required_argument, NULL, 'R' },
                 { "log-level", required_argument, NULL, 'L' },
                 { "help", no_argument, NULL, 'h' },
@@ -53,6 +56,9 @@ int main(int argc, char **argv) {
                 case 'C':
                         check = true;
                         opts.check_only = true;
+                        break;
+                case 'T':
+                        opts.unsafe_test_clock = true;
                         break;
                 case 'R':
                         opts.ready_file = optarg;

@@ -109,6 +109,17 @@ static size_t record_events(const struct record *rec, cJSON *events[2]) {
                 events[1] = s;
                 return 2;
         }
+        if (strcmp(rec->action, "system.stage") == 0) {
+                cJSON *s = event_new(rec, "stage.reached", "");
+                copy(s, d, "system", "system_id");
+                copy(s, d, "unit", NULL);
+                copy(s, d, "system_name", "system");
+                copy(s, d, "from", NULL);
+                copy(s, d, "to", "stage");
+                copy(s, d, "trial_end", NULL);
+                events[0] = s;
+                return 1;
+        }
         if (strcmp(rec->action, "request.refused") == 0) {
                 cJSON *e = event_new(rec, "request.refused", "");
                 cJSON_AddStringToObject(e, "caller", rec->actor);
@@ -155,7 +166,7 @@ static int64_t run_one(struct notify *n, size_t i) {
 
         r = store_query(n->store,
                         "SELECT seq, time, actor, action, approval, rule, detail FROM audit "
-                        "WHERE seq > ? AND action IN ('request.accepted', 'request.refused') ORDER BY seq LIMIT 1",
+                        "WHERE seq > ? AND action IN ('request.accepted', 'request.refused', 'system.stage') ORDER BY seq LIMIT 1",
                         STORE_ARGS(STORE_INT(cur.seq)), record_cb, &rec);
         if (r <= 0) {
                 record_done(&rec);

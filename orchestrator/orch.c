@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -15,11 +16,30 @@
 #include "http.h"
 #include "log.h"
 #include "notify.h"
+#include "dispatch.h"
 #include "orch.h"
 
 int64_t orch_now(const struct orch *o) {
-        (void) o;
-        return (int64_t) time(NULL);
+        return (int64_t) time(NULL) + (o->test_clock ? o->clock_offset : 0);
+}
+
+int orch_audit(struct orch *o, const char *action, const char *object, const char *rule, cJSON *detail) {
+        struct audit_entry e = {
+                .time = orch_now(o),
+                .actor = "gc-orchestrator",
+                .role = "system",
+                .action = action,
+                .object = object ?: "",
+                .approval = "",
+                .outcome = "recorded",
+                .rule = rule ?: "",
+                .detail = detail,
+        };
+        int r = audit_append(o->store, o->audit_hash, &e, NULL);
+        cJSON_Delete(detail);
+        if (r >= 0)
+                o->metrics.audit_records++;
+        return r;
 }
 
 const struct plugin *orch_verifier(const struct orch *o, const char *key_type) {
@@ -152,6 +172,15 @@ int orch_new(const struct orch_options *opts, struct orch **ret) {
         r = sync_pools(o);
         if (r < 0)
                 goto fail;
+        if (opts->unsafe_test_clock) {
+                /* The offset survives restarts, so a moved clock stays moved. */
+                _cleanup_free_ char *v = NULL;
+                o->test_clock = true;
+                if (store_query_text(o->store, "SELECT value FROM settings WHERE key = 'clock_offset'", STORE_NO_ARGS, &v) >= 0)
+                        o->clock_offset = strtoll(v, NULL, 10);
+                log_warning("UNSAFE: the test clock is on (offset %lld s); the authority may move it forward",
+                            (long long) o->clock_offset);
+        }
 
         if (o->cfg->service_key) {
                 enum gc_key_type type;
@@ -226,6 +255,7 @@ int orch_run(struct orch *o) {
         r = notify_start(o, &o->notify);
         if (r < 0)
                 goto out;
+        dispatch_start(o);
         log_notice("gc-orchestrator %s ready: %zu pool%s, %zu verifier%s, %zu notifier%s", GC_VERSION, o->cfg->n_pools,
                    o->cfg->n_pools == 1 ? "" : "s", o->n_approval, o->n_approval == 1 ? "" : "s", o->n_notifiers,
                    o->n_notifiers == 1 ? "" : "s");
@@ -244,6 +274,7 @@ void orch_free(struct orch *o) {
         if (!o)
                 return;
         notify_stop(o->notify);
+        dispatch_stop(o);
         http_stop(o);
         if (o->base)
                 event_base_free(o->base);

@@ -13,6 +13,9 @@
 #include "plugin.h"
 #include "store.h"
 
+struct event;
+struct waiter;
+
 struct event_base;
 struct evhttp;
 struct notify;
@@ -37,12 +40,18 @@ struct orch {
 
         enum gc_hash_alg audit_hash;    /* R-SC4: the first pool's pack */
         struct metrics metrics;
+
+        bool test_clock;                /* --unsafe-test-clock: POST /v1/test/clock may move the clock */
+        int64_t clock_offset;           /* seconds added to the real time (persisted) */
+        struct event *tick;             /* timers, stale jobs, host liveness */
+        struct waiter *waiters;         /* parked agent long-polls */
 };
 
 struct orch_options {
         const char *config_path;
         const char *ready_file;         /* written with "host port" once listening */
         bool check_only;                /* load everything, do not listen */
+        bool unsafe_test_clock;         /* allow the authority to move the clock (tests, demos) */
 };
 
 int orch_new(const struct orch_options *opts, struct orch **ret);
@@ -54,6 +63,10 @@ int64_t orch_now(const struct orch *o);
 
 /* The approval verifier for a key type ("sm2"), NULL if none is loaded. */
 const struct plugin *orch_verifier(const struct orch *o, const char *key_type);
+
+/* Append an audit record by the orchestrator itself in the current transaction. */
+struct audit_entry;
+int orch_audit(struct orch *o, const char *action, const char *object, const char *rule, cJSON *detail);
 
 /* Wake the notifier thread: a record it may deliver was committed. */
 void orch_notify_kick(struct orch *o);

@@ -10,8 +10,8 @@
 #include "log.h"
 #include "schemas.h"
 
-extern const char request_schema_json[], registration_schema_json[], config_schema_json[];
-extern const size_t request_schema_json_len, registration_schema_json_len, config_schema_json_len;
+extern const char request_schema_json[], registration_schema_json[], config_schema_json[], agent_schema_json[];
+extern const size_t request_schema_json_len, registration_schema_json_len, config_schema_json_len, agent_schema_json_len;
 extern const char pack_baotou_json[], pack_luan_json[], pack_zhumadian_json[], pack_sichuan_json[];
 extern const size_t pack_baotou_json_len, pack_luan_json_len, pack_zhumadian_json_len, pack_sichuan_json_len;
 
@@ -23,6 +23,7 @@ static const struct {
         [ORCH_SCHEMA_REQUEST] = { "request.json", request_schema_json, &request_schema_json_len },
         [ORCH_SCHEMA_REGISTRATION] = { "registration.json", registration_schema_json, &registration_schema_json_len },
         [ORCH_SCHEMA_CONFIG] = { "config.json", config_schema_json, &config_schema_json_len },
+        [ORCH_SCHEMA_AGENT] = { "agent.json", agent_schema_json, &agent_schema_json_len },
 };
 
 static struct schema *loaded[_ORCH_SCHEMA_MAX];

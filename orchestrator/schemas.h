@@ -18,6 +18,7 @@ enum orch_schema {
         ORCH_SCHEMA_REQUEST,            /* schemas/request.json */
         ORCH_SCHEMA_REGISTRATION,       /* schemas/registration.json */
         ORCH_SCHEMA_CONFIG,             /* schemas/config.json */
+        ORCH_SCHEMA_AGENT,              /* schemas/agent.json */
         _ORCH_SCHEMA_MAX,
 };
 

@@ -347,13 +347,17 @@ register_approval_system() {
 	api authority POST /v1/approval-systems "{\"id\": $(jstr "$1"), \"name\": $(jstr "OA $1"), \"public_key\": $(jstr "$(cat "$2")")}"
 	want 201 >"$T/reg.err" || bail "register approval system $1: $(cat "$T/reg.err")"
 }
-# register_host NAME POOL
+# register_host NAME POOL [CAPACITY-JSON]: with a declared capacity (a large
+# x86_64 host by default), so that requests can be placed before any agent
+# says hello.
 register_host() {
-	api provider POST /v1/hosts "{\"name\": $(jstr "$1"), \"pool\": $(jstr "$2"), \"underlay_address\": \"10.0.0.1\", \"operations_address\": \"10.1.0.1\"}"
+	local cap=${3:-'{"vcpus": 100000, "memory_mib": 100000000, "storage_gib": 100000000, "arch": "x86_64"}'}
+	api provider POST /v1/hosts "{\"name\": $(jstr "$1"), \"pool\": $(jstr "$2"), \"underlay_address\": \"10.0.0.1\", \"operations_address\": \"10.1.0.1\", \"capacity\": $cap}"
 	want 201 >"$T/reg.err" || bail "register host $1: $(cat "$T/reg.err")"
 }
 # register_baseline: the unit 市xx局, its four systems (协同办公OA with its
-# agreement), and the approval system approval-oa.  SYS[name] is each id.
+# agreement), the approval system approval-oa, and one host with room in
+# each pool (no agent runs: jobs stay queued).  SYS[name] is each id.
 declare -A SYS=()
 register_baseline() {
 	local s
@@ -364,6 +368,8 @@ register_baseline() {
 	done
 	record_agreement "${SYS[协同办公OA]}"
 	register_approval_system approval-oa "$(sign_pub approval)"
+	register_host cap-bt 包头-A
+	register_host cap-la 六安-A
 }
 
 # -------------------------------------------------------------- requests ---

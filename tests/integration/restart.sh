@@ -26,6 +26,7 @@ for i in $(seq -f '%02g' 1 "$N_ALL"); do
 	register_system '市xx局' "业务系统$i"
 done
 register_approval_system approval-oa "$(sign_pub approval)"
+register_host cap-la 六安-A
 pass "registered 市xx局 with $N_ALL systems and approval-oa"
 
 # One signed apply per system, in 六安-A (the luan pack), VM names by R-NM2.

@@ -26,7 +26,10 @@ register_system '市yy局' 政务OA
 SYS_YY=$LAST_ID
 record_agreement "$SYS_YY"
 register_approval_system approval-oa "$(sign_pub approval)"
-register_host host-a 包头-A
+# host-a (the host role of the matrix) has no room, so no job ever waits
+# for it and its GET /v1/agent/jobs changes nothing; cap-bt takes the VMs.
+register_host host-a 包头-A '{"vcpus": 1, "memory_mib": 1, "storage_gib": 0, "arch": "x86_64"}'
+register_host cap-bt 包头-A
 for u in 市xx局 市yy局; do
 	api authority POST /v1/keys "{\"party\": \"tenant\", \"unit\": $(jstr "$u"), \"holder\": $(jstr "$u办公室"), \"public_key\": $(jstr "$(cat "$(sign_pub tenant "$u")")")}"
 	want 201 >"$T/reg.err" || bail "register the key of $u: $(cat "$T/reg.err")"
@@ -131,6 +134,10 @@ action = {
     ("POST", "/v1/keys"): "key.refused",
     ("POST", "/v1/hosts"): "host.refused",
     ("POST", "/v1/requests"): "request.refused",
+    ("POST", "/v1/agent/hello"): "agent_hello.refused",
+    ("POST", "/v1/agent/results"): "agent_results.refused",
+    ("POST", "/v1/agent/inventory"): "agent_inventory.refused",
+    ("POST", "/v1/test/clock"): "clock.refused",
 }
 calls = [l.rstrip("\n").split("\t") for l in open(sys.argv[1], encoding="utf-8")]
 recs = [r for r in json.load(open(sys.argv[2], encoding="utf-8"))["records"] if r["seq"] > int(sys.argv[3])]
