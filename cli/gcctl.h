@@ -73,3 +73,5 @@ extern const struct gcctl_verb gcctl_key_verbs[];
 extern const struct gcctl_verb gcctl_host_verbs[];
 extern const struct gcctl_verb gcctl_pool_verbs[];
 extern const struct gcctl_verb gcctl_audit_verbs[];
+extern const struct gcctl_verb gcctl_vm_verbs[];
+extern const struct gcctl_verb gcctl_clock_verbs[];

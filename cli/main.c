@@ -15,8 +15,10 @@ static const struct gcctl_verb top[] = {
         { "unit", "government units", NULL, NULL, gcctl_unit_verbs },
         { "key", "parties' and approval systems' public keys", NULL, NULL, gcctl_key_verbs },
         { "host", "compute nodes", NULL, NULL, gcctl_host_verbs },
+        { "vm", "virtual machines: placement, state, labels", NULL, NULL, gcctl_vm_verbs },
         { "pool", "resource pools", NULL, NULL, gcctl_pool_verbs },
         { "audit", "the audit records", NULL, NULL, gcctl_audit_verbs },
+        { "clock", "the orchestrator's test clock (--unsafe-test-clock only)", NULL, NULL, gcctl_clock_verbs },
         {}
 };
 

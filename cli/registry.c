@@ -635,7 +635,9 @@ static const char host_list_usage[] =
         "\n"
         "List the registered compute nodes (GET /v1/hosts). CERTIFICATE is the\n"
         "SHA-256 of the only agent certificate accepted, '-' for any the CA\n"
-        "issued with the host's name.\n"
+        "issued with the host's name. VCPUS, MEMORY and ARCH are what the host's\n"
+        "agent reported, VMS the VMs placed on it that are not deleted, LAST SEEN\n"
+        "when its agent last called; '-' until the agent has connected.\n"
         "\n"
         "Options:\n"
         "  --json     print the orchestrator's answer as JSON\n"
@@ -652,6 +654,11 @@ static const struct remote_column host_columns[] = {
         { "OPERATIONS", "operations_address", NULL },
         { "STATE", "state", NULL },
         { "CERTIFICATE", "certificate_sha256", NULL },
+        { "VCPUS", "vcpus", NULL },
+        { "MEMORY", "memory_mib", remote_render_mib },
+        { "ARCH", "arch", NULL },
+        { "VMS", "vm_count", NULL },
+        { "LAST SEEN", "last_seen", NULL },
 };
 
 static int run_host_list(int argc, char **argv) {

@@ -324,6 +324,31 @@ char *remote_render(const cJSON *v) {
         return s;
 }
 
+char *remote_render_gib(const cJSON *v) {
+        _cleanup_free_ char *n = remote_render(v);
+        return cJSON_IsNumber(v) ? xasprintf("%s GiB", n) : TAKE_PTR(n);
+}
+
+char *remote_render_disk(const cJSON *v) {
+        _cleanup_free_ char *gib = remote_render_gib(cJSON_GetObjectItemCaseSensitive(v, "gib"));
+        _cleanup_free_ char *type = remote_render(cJSON_GetObjectItemCaseSensitive(v, "type"));
+        return cJSON_IsObject(v) ? xasprintf("%s %s", gib, type) : remote_render(v);
+}
+
+char *remote_render_mib(const cJSON *v) {
+        double mib;
+
+        if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 1e15 ||
+            v->valuedouble != (double) (long long) v->valuedouble)
+                return remote_render(v);
+        mib = v->valuedouble;
+        if (mib < 1024)
+                return xasprintf("%lld MiB", (long long) mib);
+        if ((long long) mib % 1024 == 0)
+                return xasprintf("%lld GiB", (long long) mib / 1024);
+        return xasprintf("%.1f GiB", mib / 1024);
+}
+
 /* "a.b": member b of member a. */
 static const cJSON *lookup(const cJSON *obj, const char *key) {
         const char *dot;

@@ -103,6 +103,13 @@ int remote_member(const struct remote *rm, const cJSON *doc, const char *key, in
  * and "" as "-", arrays of scalars joined by ", ". */
 char *remote_render(const cJSON *v);
 
+/* Renderers for struct remote_column: a number of GiB as "8 GiB"; a disk
+ * {"gib", "type"} as "40 GiB SSD"; a number of MiB as "64 GiB" (one decimal
+ * when not whole, "512 MiB" under 1 GiB). Anything else as remote_render(). */
+char *remote_render_gib(const cJSON *v);
+char *remote_render_disk(const cJSON *v);
+char *remote_render_mib(const cJSON *v);
+
 struct remote_column {
         const char *header;
         const char *key;                        /* member of each row, "a.b" for a nested one */

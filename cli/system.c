@@ -201,26 +201,15 @@ static const char show_usage[] =
         "Example:\n"
         "  gcctl system show 3\n";
 
-static char *render_gib(const cJSON *v) {
-        _cleanup_free_ char *n = remote_render(v);
-        return cJSON_IsNumber(v) ? xasprintf("%s GiB", n) : TAKE_PTR(n);
-}
-
-static char *render_disk(const cJSON *v) {
-        _cleanup_free_ char *gib = render_gib(cJSON_GetObjectItemCaseSensitive(v, "gib"));
-        _cleanup_free_ char *type = remote_render(cJSON_GetObjectItemCaseSensitive(v, "type"));
-        return cJSON_IsObject(v) ? xasprintf("%s %s", gib, type) : remote_render(v);
-}
-
 static const struct remote_column vm_columns[] = {
         { "NAME", "name", NULL },
         { "ROLE", "role", NULL },
         { "NUMBER", "number", NULL },
         { "ARCH", "arch", NULL },
         { "VCPUS", "vcpus", NULL },
-        { "MEMORY", "memory_gib", render_gib },
-        { "SYSTEM DISK", "system_disk", render_disk },
-        { "DATA DISK", "data_disk", render_disk },
+        { "MEMORY", "memory_gib", remote_render_gib },
+        { "SYSTEM DISK", "system_disk", remote_render_disk },
+        { "DATA DISK", "data_disk", remote_render_disk },
         { "OS", "os", NULL },
         { "NETWORK", "network", NULL },
         { "PORTS", "ports", NULL },

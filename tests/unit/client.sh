@@ -10,6 +10,8 @@
 #  - real HTTPS round trips against a small python3 http.server + ssl server
 #    (TLS 1.3, client certificate required, a CA made here): tables, --json,
 #    refusals, bodies sent, exit codes; TLS 1.2 and an untrusted server refused;
+#  - vm list (filters, labels), host list's capacity columns, clock advance
+#    (durations, the body, a server without the test clock);
 #  - every verb's --help.
 #
 # Environment (from meson): GCCTL, GC_SRCDIR, GC_BUILDDIR.
@@ -273,9 +275,10 @@ mkdir pki
 
 cat >server.py <<'EOF'
 # A stand-in for the orchestrator's API: TLS 1.3 (or only up to 1.2 with
-# "tls12"), a client certificate required, canned answers, and a log of
-# every call (method, path, the client's CN and OU, TLS version, body).
-import http.server, json, ssl, sys, urllib.parse
+# "tls12"; without the test clock with "noclock"), a client certificate
+# required, canned answers, and a log of every call (method, path, the
+# client's CN and OU, TLS version, body).
+import datetime, http.server, json, ssl, sys, urllib.parse
 
 pki, portfile, logfile, mode = sys.argv[1:5]
 
@@ -300,6 +303,32 @@ VMS = [
 ]
 TRANSITIONS = [{"from": None, "to": "requested", "time": "2025-03-03T10:05:00+08:00",
                 "actor": "approval-oa", "request": 12}]
+HOSTS = [
+    {"name": "cn-node-01", "pool": "egov-x86", "underlay_address": "10.20.0.11", "operations_address": "10.30.0.11",
+     "certificate_sha256": None, "state": "registered", "vcpus": None, "memory_mib": None, "storage_gib": None,
+     "arch": None, "hypervisor": None, "last_seen": None, "created": "2026-11-01T08:00:00Z", "vm_count": 0},
+    {"name": "cn-node-02", "pool": "egov-x86", "underlay_address": "10.20.0.12", "operations_address": "10.30.0.12",
+     "certificate_sha256": None, "state": "up", "vcpus": 64, "memory_mib": 262144, "storage_gib": 4000,
+     "arch": "x86", "hypervisor": "kvm", "last_seen": "2026-11-21T05:59:30Z", "created": "2026-11-01T08:00:00Z",
+     "vm_count": 2},
+    {"name": "cn-node-03", "pool": "egov-x86", "underlay_address": "10.20.0.13", "operations_address": "10.30.0.13",
+     "certificate_sha256": None, "state": "down", "vcpus": 8, "memory_mib": 7680, "storage_gib": 500,
+     "arch": "arm", "hypervisor": "kvm", "last_seen": "2026-11-20T23:00:00Z", "created": "2026-11-01T08:00:00Z",
+     "vm_count": 0},
+]
+def vm(number, host, state, labels, data_disk):
+    return {"id": 20 + number, "name": "市xx局-协同办公OA-应用服务器-%02d" % number, "system_id": 3,
+            "system": "协同办公OA", "unit": "市xx局", "role": "应用服务器", "number": number,
+            "uuid": None if host is None else "6f1c2a4e-0000-4000-8000-%012d" % number, "host": host,
+            "state": state, "labels_state": labels, "arch": "x86", "vcpus": 4, "memory_gib": 8,
+            "system_disk": {"gib": 40, "type": "SSD"}, "data_disk": data_disk, "os": "银河麒麟V10",
+            "network": "egov", "ports": [443], "observed": None if host is None else {"state": state},
+            "request_id": 12}
+FLEET = [vm(1, "cn-node-02", "running", "in_sync", {"gib": 200, "type": "SAS"}),
+         vm(2, "cn-node-02", "running", "drifted", {"gib": 200, "type": "SAS"}),
+         vm(3, None, "planned", "unknown", None)]
+CLOCK_BASE = datetime.datetime(2026, 11, 21, 6, 0, 0, tzinfo=datetime.timezone.utc)
+clock_offset = 0
 REQUEST = {"id": 12, "kind": "apply", "system_id": 3, "unit": "市xx局", "system": "协同办公OA",
            "approval_system": "approval-oa", "approval_id": "OA-2025-0002", "digest": "cd" * 32,
            "received": "2025-03-03T10:05:00+08:00", "outcome": "accepted"}
@@ -398,9 +427,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.answer(200, {"pools": [{"name": "egov-x86", "pack": "luan", "jurisdiction": "六安市",
                                                 "arch": ["x86", "arm"]}]})
         if route == ("GET", "/v1/hosts"):
-            return self.answer(200, {"hosts": [{"name": "cn-node-01", "pool": "egov-x86",
-                                                "underlay_address": "10.20.0.11", "operations_address": "10.30.0.11",
-                                                "certificate_sha256": None, "state": "registered"}]})
+            return self.answer(200, {"hosts": HOSTS})
+        if route == ("GET", "/v1/vms"):
+            if "system" in query and query["system"] not in ("3", "4"):
+                return self.answer(400, error("invalid_query", "is not a system id", "system", query["system"]))
+            return self.answer(200, {"vms": FLEET if query.get("system") in (None, "3") else []})
+        if route == ("POST", "/v1/test/clock"):
+            global clock_offset
+            if mode == "noclock":
+                return self.answer(404, error("not_found",
+                                              "the test clock is off (gc-orchestrator --unsafe-test-clock)"))
+            clock_offset += doc["advance_seconds"]
+            now = CLOCK_BASE + datetime.timedelta(seconds=clock_offset)
+            return self.answer(200, {"now": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "offset_seconds": clock_offset})
         if route == ("POST", "/v1/hosts"):
             return self.answer(201, {"host": dict(doc, state="registered")})
         if route == ("GET", "/v1/audit"):
@@ -661,7 +700,97 @@ expect "host add: a certificate for another name is refused" 1 'CN is "cn-node-0
         host add cn-node-02 --pool egov-x86 --underlay 10.20.0.12 --ops 10.30.0.12 --agent-cert pki/agent.crt
 expect "host add: a file that is not a certificate" 1 "not a PEM certificate" \
         host add cn-node-01 --pool p --underlay 10.20.0.11 --ops 10.30.0.11 --agent-cert sm2.pub.pem
-expect "host list: the table" 0 '^cn-node-01 +egov-x86 +10\.20\.0\.11 +10\.30\.0\.11 +registered +-$' host list "${as_authority[@]}"
+expect "host list: the table, a host whose agent never called" 0 \
+        '^cn-node-01 +egov-x86 +10\.20\.0\.11 +10\.30\.0\.11 +registered +- +- +- +- +0 +-$' host list "${as_authority[@]}"
+check "host list: the header has the capacity columns" \
+        grep -qE '^NAME +POOL +UNDERLAY +OPERATIONS +STATE +CERTIFICATE +VCPUS +MEMORY +ARCH +VMS +LAST SEEN$' out.txt
+check "host list: a host that is up, MiB as GiB" \
+        grep -qE '^cn-node-02 +egov-x86 +10\.20\.0\.12 +10\.30\.0\.12 +up +- +64 +256 GiB +x86 +2 +2026-11-21T05:59:30Z$' out.txt
+check "host list: memory that is not whole GiB has one decimal" \
+        grep -qE '^cn-node-03 .* down +- +8 +7\.5 GiB +arm +0 +2026-11-20T23:00:00Z$' out.txt
+check_eq "host list: GET /v1/hosts" "$(last_call method) $(last_call path)" "GET /v1/hosts"
+expect "host list --json: the server's body" 0 '"memory_mib"' --json host list "${as_authority[@]}"
+check "host list --json: every host, nulls kept" python3 -c '
+import json
+d = json.load(open("out.txt", encoding="utf-8"))
+assert [h["name"] for h in d["hosts"]] == ["cn-node-01", "cn-node-02", "cn-node-03"], d
+assert d["hosts"][0]["last_seen"] is None and d["hosts"][1]["memory_mib"] == 262144, d'
+
+# --- vm list ---------------------------------------------------------------------------------
+
+expect "vm list: the header" 0 '^NAME +SYSTEM +HOST +STATE +VCPUS +MEMORY +SYSTEM DISK +DATA DISK +LABELS$' \
+        vm list "${as_authority[@]}"
+check_eq "vm list: GET /v1/vms without a query" "$(last_call method) $(last_call path) $(last_call query)" "GET /v1/vms {}"
+cp out.txt vms.txt
+check "vm list: a running VM in sync, sizes rendered" \
+        grep -qE '^市xx局-协同办公OA-应用服务器-01 +协同办公OA +cn-node-02 +running +4 +8 GiB +40 GiB SSD +200 GiB SAS +in sync$' vms.txt
+check "vm list: drifted labels stand out" \
+        grep -qE '^市xx局-协同办公OA-应用服务器-02 +协同办公OA +cn-node-02 +running +4 +8 GiB +40 GiB SSD +200 GiB SAS +DRIFTED$' vms.txt
+check "vm list: a planned VM: no host, no data disk, labels unknown as '-'" \
+        grep -qE '^市xx局-协同办公OA-应用服务器-03 +协同办公OA +- +planned +4 +8 GiB +40 GiB SSD +- +-$' vms.txt
+check_eq "vm list: one line per VM" "$(wc -l <vms.txt)" 4
+expect "vm list --system 3: the query" 0 '应用服务器-03' vm list --system 3 "${as_authority[@]}"
+check_eq "... with ?system=3" "$(last_call query)" '{"system": "3"}'
+expect "vm list --system of a system without VMs: (none)" 0 '^\(none\)$' vm list --system 4 "${as_authority[@]}"
+expect "vm list --host: only that host's VMs, filtered here" 0 '应用服务器-02 .* DRIFTED$' \
+        vm list --host cn-node-02 "${as_authority[@]}"
+check_eq "... two rows under the header" "$(wc -l <out.txt)" 3
+check "... not the planned VM" fails grep -q '应用服务器-03' out.txt
+check_eq "... and the server was asked for every VM" "$(last_call query)" "{}"
+expect "vm list --host with no VMs there: (none)" 0 '^\(none\)$' vm list --host cn-node-01 "${as_authority[@]}"
+expect "vm list --json: the server's body" 0 '"labels_state"' --json vm list --system 3 "${as_authority[@]}"
+check "vm list --json: every VM with all its members" python3 -c '
+import json
+d = json.load(open("out.txt", encoding="utf-8"))
+assert [v["labels_state"] for v in d["vms"]] == ["in_sync", "drifted", "unknown"], d
+assert d["vms"][0]["system_disk"] == {"gib": 40, "type": "SSD"} and d["vms"][2]["observed"] is None, d'
+expect "vm list --json --host: the body with that host's VMs" 0 '"vms"' --json vm list --host cn-node-02 "${as_authority[@]}"
+check "vm list --json --host: two VMs, both on the host" python3 -c '
+import json
+d = json.load(open("out.txt", encoding="utf-8"))
+assert [v["host"] for v in d["vms"]] == ["cn-node-02", "cn-node-02"], d'
+n=$(calls)
+expect "vm list --system 0 is a usage error" 2 '--system: "0" is not a whole number' vm list --system 0 "${as_authority[@]}"
+expect "vm list --system x is a usage error" 2 '--system: "x" is not a whole number' vm list --system x "${as_authority[@]}"
+expect "vm list with an operand is a usage error" 2 "unexpected operand 'web1'" vm list web1 "${as_authority[@]}"
+check_eq "... nothing reached the server" "$(calls)" "$n"
+
+# --- clock advance -----------------------------------------------------------------------------
+
+expect "clock advance 30d: the new time and offset" 0 '^clock: now 2026-12-21T06:00:00Z \(offset \+2592000 s\)$' \
+        clock advance 30d "${as_authority[@]}"
+check_eq "clock advance 30d: POST /v1/test/clock with 30 days in seconds" \
+        "$(last_call method) $(last_call path) $(last_call ctype) $(last_call body)" \
+        'POST /v1/test/clock application/json {"advance_seconds":2592000}'
+for d in 12h:43200 90m:5400 45s:45 3600:3600 0:0 3650d:315360000; do
+        expect "clock advance ${d%%:*}: accepted" 0 '^clock: now ' clock advance "${d%%:*}" "${as_authority[@]}"
+        check_eq "clock advance ${d%%:*}: ${d#*:} seconds sent" "$(last_call body)" "{\"advance_seconds\":${d#*:}}"
+done
+expect "clock advance --json: the server's body" 0 '"offset_seconds"' --json clock advance 1h "${as_authority[@]}"
+check "clock advance --json: now and offset_seconds" python3 -c '
+import json
+d = json.load(open("out.txt", encoding="utf-8"))
+assert sorted(d) == ["now", "offset_seconds"] and isinstance(d["offset_seconds"], int), d'
+n=$(calls)
+expect "clock advance 3x is a usage error" 2 'DURATION: "3x" is not a number of seconds' \
+        clock advance 3x "${as_authority[@]}"
+for bad in d 30dd 1.5h 30D " 30d" 1e3; do
+        expect "clock advance '$bad' is a usage error" 2 'is not a number of seconds' clock advance "$bad" "${as_authority[@]}"
+done
+expect "clock advance beyond ten years is a usage error" 2 'more than ten years' clock advance 3651d "${as_authority[@]}"
+expect "clock advance of an absurd number is a usage error" 2 'more than ten years' \
+        clock advance 99999999999999999999999 "${as_authority[@]}"
+expect "clock advance without DURATION is a usage error" 2 'missing DURATION' clock advance "${as_authority[@]}"
+check_eq "... nothing reached the server" "$(calls)" "$n"
+start_server noclock port-noclock.txt calls-noclock.log
+noclock=(--server "https://127.0.0.1:$(cat port-noclock.txt)" --cert pki/authority.crt --key pki/authority.key
+         --cacert pki/ca.crt)
+expect "clock advance without --unsafe-test-clock: the refusal, exit 1" 1 \
+        '^gcctl: refused \(HTTP 404\): the test clock is off \(gc-orchestrator --unsafe-test-clock\)$' \
+        clock advance 30d "${noclock[@]}"
+check "... and nothing on stdout" test ! -s out.txt
+expect "clock advance --json without the test clock: the error body, exit 1" 1 '"code":[[:space:]]*"not_found"' \
+        --json clock advance 30d "${noclock[@]}"
 expect "pool list: the table, arrays joined" 0 '^egov-x86 +luan +六安市 +x86, arm$' pool list "${as_authority[@]}"
 expect "audit list --after --limit: the table" 0 '^6 +2025-03-03T10:05:00\+08:00 +approval-oa +approval +request\.submit +system/3 +OA-2025-0001 +refused +R-NM2$' \
         audit list --after 5 --limit 2 "${as_authority[@]}"
@@ -672,15 +801,18 @@ expect "audit list --limit 0 is a usage error" 2 '--limit: "0" is not a whole nu
 
 for v in "request sign" "request submit" "request show" "request list" "system list" "system show" \
          "system register" "system agreement" "system admission" "unit add" "unit list" "key add" \
-         "key list" "host add" "host list" "pool list" "audit list"; do
+         "key list" "host add" "host list" "pool list" "audit list" "vm list" "clock advance"; do
         # shellcheck disable=SC2086
         expect "$v --help" 0 "^Usage: gcctl $v" $v --help
         check "$v --help has an example" grep -q '^Example' out.txt
 done
-for v in request system unit key host pool audit; do
+for v in request system unit key host pool audit vm clock; do
         expect "$v --help lists its verbs" 0 "Commands:" "$v" --help
 done
 expect "help for connection options on a client verb" 0 "--profile FILE" unit list --help
+expect "clock advance --help: only with --unsafe-test-clock, for tests and demos" 0 \
+        "started with --unsafe-test-clock" clock advance --help
+check "clock advance --help says it is for tests and demos" grep -q 'For tests and demos only' out.txt
 expect "an unknown option is a usage error" 2 "unknown or needs a value" unit list --frobnicate
 expect "an option without its value names it" 2 "option '--server' is unknown or needs a value" unit list --server
 
