@@ -13,6 +13,8 @@ packages=(
         libcurl4-openssl-dev libsqlite3-dev libevent-dev libnftables-dev
         # tests
         libcmocka-dev curl
+        # the system suite: a real libvirtd with qemu (TCG) guests
+        libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils tini
 )
 for arg in "$@"; do
         case $arg in
