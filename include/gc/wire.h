@@ -18,6 +18,7 @@
  *
  *   POST /v1/agent/results
  *     {"results": [{"job": 12, "ok": true, "vm": VMSTATE}
+ *                  | {"job": 14, "ok": true}            (vm.delete: no VM left)
  *                  | {"job": 13, "ok": false, "error": "define: ..."}]}
  *     -> 200 {"accepted": N}            a result for a finished job is ignored
  *
@@ -44,7 +45,12 @@
  *
  * VMSTATE (what the hypervisor holds; labels as read back from it)
  *   {"uuid", "name", "title", "labels": {...}, "state": "running" | "shutoff" | "paused" | "other",
- *    "vcpus", "memory_mib", "disks": [{"name", "gib"}], "recreated": true|false}
+ *    "vcpus", "memory_mib", "disks": [{"name", "gib"}],
+ *    "created": true|false (defined by this job), "recreated": true|false (defined
+ *    again: the hypervisor had lost it)}
+ *
+ * The hello's arch is the orchestrator's vocabulary (x86_64, aarch64, other);
+ * an agent maps the hypervisor's (i686 on the test driver: configure it).
  *
  * Labels live in the domain's <metadata> under GC_WIRE_XMLNS (R-NM2, R-NM3).
  */

@@ -1,0 +1,512 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "alloc.h"
+#include "cleanup.h"
+#include "client.h"
+#include "gc-config.h"
+#include "jobs.h"
+#include "journal.h"
+#include "json.h"
+#include "log.h"
+
+#define AGENT_TIMEOUT_S 30L             /* hello, results, inventory */
+#define AGENT_POLL_SLACK_S 10L          /* transfer timeout above the long-poll's wait */
+#define AGENT_RESULTS_BATCH 100
+#define AGENT_RESULTS_FLUSH_S 5.0       /* post what is done after this long */
+#define AGENT_HEARTBEAT_DEFAULT_S 10u
+
+static volatile sig_atomic_t agent_stop = 0;
+static volatile sig_atomic_t agent_stop_signal = 0;
+
+struct agent {
+        struct config *config;
+        const struct hv_ops *ops;
+        struct hv *hv;
+        struct journal *journal;
+        struct client *client;
+
+        char *host;                     /* from hello */
+        unsigned heartbeat_seconds;
+        unsigned poll_seconds;
+        char *problem;                  /* the last refusal logged, to log each once */
+};
+
+static void agent_on_signal(int sig) {
+        agent_stop = 1;
+        agent_stop_signal = sig;
+}
+
+static double agent_now(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int agent_new(const struct agent_options *opts, struct agent **ret) {
+        _cleanup_(agent_freep) struct agent *a = NULL;
+        struct gc_error err = {};
+        char buf[GC_ERROR_FORMAT_MAX];
+        int r;
+
+        a = xnew(struct agent, 1);
+        a->ops = opts->ops ?: &hv_libvirt_ops;
+        r = config_load(opts->config_path, &a->config, &err);
+        if (r < 0) {
+                /* The message says why already. */
+                log_error("configuration %s: %s", opts->config_path, gc_error_format(&err, buf, sizeof buf));
+                return r;
+        }
+        r = a->ops->open(a->config->libvirt_uri, a->config->storage_pool, &a->hv);
+        if (r < 0)
+                return log_error_errno(r, "cannot open the hypervisor %s (storage pool %s)", a->config->libvirt_uri,
+                                       a->config->storage_pool);
+        *ret = TAKE_PTR(a);
+        return 0;
+}
+
+void agent_free(struct agent *a) {
+        if (!a)
+                return;
+        client_free(a->client);
+        journal_close(a->journal);
+        if (a->hv)
+                a->ops->close(a->hv);
+        config_free(a->config);
+        free(a->host);
+        free(a->problem);
+        free(a);
+}
+
+int agent_capacity(const struct hv_ops *ops, struct hv *hv, const struct config_capacity *override,
+                   struct hv_capacity *ret) {
+        struct hv_capacity cap = {};
+        int r;
+
+        r = ops->capacity(hv, &cap);
+        if (r < 0)
+                return r;
+        if (override->vcpus)
+                cap.vcpus = override->vcpus;
+        if (override->memory_mib)
+                cap.memory_mib = override->memory_mib;
+        if (override->storage_gib)
+                cap.storage_gib = override->storage_gib;
+        if (override->arch)
+                snprintf(cap.arch, sizeof cap.arch, "%s", override->arch);
+        /* The orchestrator knows x86_64 and aarch64; anything else is "other". */
+        if (strcmp(cap.arch, "x86_64") != 0 && strcmp(cap.arch, "aarch64") != 0)
+                snprintf(cap.arch, sizeof cap.arch, "other");
+        *ret = cap;
+        return 0;
+}
+
+static void agent_add(cJSON *o, const char *key, cJSON *v) {
+        if (!v || !cJSON_AddItemToObject(o, key, v))
+                abort();
+}
+
+int agent_inventory_build(const struct hv_ops *ops, struct hv *hv, cJSON **ret) {
+        struct hv_domain *domains = NULL;
+        size_t n = 0;
+        cJSON *doc, *list;
+        int r;
+
+        r = ops->list(hv, &domains, &n);
+        if (r < 0)
+                return r;
+        doc = cJSON_CreateObject();
+        list = cJSON_CreateArray();
+        if (!doc || !list)
+                abort();
+        for (size_t i = 0; i < n; i++)
+                if (!cJSON_AddItemToArray(list, jobs_vmstate(&domains[i], false)))
+                        abort();
+        agent_add(doc, "domains", list);
+        hv_domains_free(domains, n);
+        *ret = doc;
+        return 0;
+}
+
+int agent_check(struct agent *a, FILE *out) {
+        const struct config *c = a->config;
+        const char *files[] = { c->tls_cert, c->tls_key, c->tls_ca };
+        struct hv_capacity cap, own = {};
+        int r, ret = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(files); i++)
+                if (access(files[i], R_OK) < 0)
+                        ret = log_error_errno(errno, "configuration %s: %s cannot be read", c->path, files[i]);
+        _cleanup_free_ char *dir = NULL;
+        const char *slash = strrchr(c->journal, '/');
+        dir = slash ? xstrndup(c->journal, slash == c->journal ? 1 : (size_t) (slash - c->journal)) : xstrdup(".");
+        if (access(dir, W_OK) < 0)
+                ret = log_error_errno(errno, "configuration %s: the journal's directory %s is not writable", c->path, dir);
+
+        r = agent_capacity(a->ops, a->hv, &c->capacity, &cap);
+        if (r >= 0)
+                r = a->ops->capacity(a->hv, &own);
+        if (r < 0)
+                return log_error_errno(r, "hypervisor %s: cannot read its capacity", c->libvirt_uri);
+        fprintf(out, "configuration %s: %s\n", c->path, ret < 0 ? "FAILED" : "OK");
+        fprintf(out, "orchestrator: %s\n", c->orchestrator);
+        fprintf(out, "hypervisor: %s (%s), storage pool %s\n", c->libvirt_uri, a->ops->name, c->storage_pool);
+        bool mapped = !c->capacity.arch && strcmp(cap.arch, own.arch) != 0;
+        fprintf(out, "capacity: %u vCPUs%s, %llu MiB memory%s, %llu GiB storage%s, %s%s%s%s%s\n",
+                cap.vcpus, c->capacity.vcpus ? " (configured)" : "",
+                (unsigned long long) cap.memory_mib, c->capacity.memory_mib ? " (configured)" : "",
+                (unsigned long long) cap.storage_gib, c->capacity.storage_gib ? " (configured)" : "",
+                cap.arch, c->capacity.arch ? " (configured)" : "", mapped ? " (the hypervisor says " : "",
+                mapped ? own.arch : "", mapped ? ")" : "");
+        if (mapped)
+                fprintf(out, "  %s is not an architecture the orchestrator places VMs on; set capacity.arch if it should\n",
+                        own.arch);
+        fprintf(out, "journal: %s\n", c->journal);
+        fprintf(out, "long-poll: up to %u s\n", c->poll_seconds);
+        return ret;
+}
+
+/* -------------------------------------------------------- exchanges --- */
+
+/* A refusal or an unexpected answer: logged when it differs from the last one. */
+static void agent_problem(struct agent *a, bool carry_on, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void agent_problem(struct agent *a, bool carry_on, const char *fmt, ...) {
+        char msg[1024];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        if (a->problem && strcmp(a->problem, msg) == 0) {
+                log_debug("%s (again)", msg);
+                return;
+        }
+        if (carry_on)
+                log_warning("%s; carrying on without it", msg);
+        else
+                log_warning("%s; retrying from hello in %u s (backoff up to %u s)", msg, client_backoff_next(a->client),
+                            CLIENT_BACKOFF_MAX_S);
+        free(a->problem);
+        a->problem = xstrdup(msg);
+}
+
+static void agent_problem_clear(struct agent *a) {
+        if (a->problem)
+                log_notice("the orchestrator answers again");
+        free(a->problem);
+        a->problem = NULL;
+}
+
+/* "HTTP 403 (forbidden: host-z is not a registered host)" */
+static char *agent_answer_brief(long status, const cJSON *doc) {
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(doc, "error");
+        const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
+        const cJSON *msg = cJSON_GetObjectItemCaseSensitive(e, "message");
+        const cJSON *field = cJSON_GetObjectItemCaseSensitive(e, "field");
+
+        if (cJSON_IsString(msg))
+                return xasprintf("HTTP %ld (%s%s%s%s%s)", status, cJSON_IsString(code) ? code->valuestring : "",
+                                 cJSON_IsString(code) ? ": " : "",
+                                 cJSON_IsString(field) && field->valuestring[0] ? field->valuestring : "",
+                                 cJSON_IsString(field) && field->valuestring[0] ? " " : "", msg->valuestring);
+        return xasprintf("HTTP %ld", status);
+}
+
+/* An answer that says the request itself is wrong: sending it again will not help. */
+static bool agent_status_permanent(long status) {
+        return status == 400 || status == 409 || status == 413 || status == 422;
+}
+
+/* One call; an answer other than 200 is a failure, logged once: -EREMOTEIO
+ * when carry_on and the orchestrator refuses the request itself, -EPROTO for
+ * other answers (the caller goes back to hello). */
+static int agent_call(struct agent *a, const char *method, const char *path, const cJSON *body, long timeout_s,
+                      bool interruptible, bool carry_on, cJSON **ret_answer) {
+        _cleanup_(cJSON_Deletep) cJSON *answer = NULL;
+        long status = 0;
+        int r;
+
+        r = client_request(a->client, method, path, body, timeout_s, interruptible, &status, &answer);
+        if (r < 0)
+                return r;       /* the client logs the link's state */
+        if (status != 200) {
+                _cleanup_free_ char *brief = agent_answer_brief(status, answer);
+                bool permanent = carry_on && agent_status_permanent(status);
+                agent_problem(a, permanent, "%s %s: %s", method, path, brief);
+                return permanent ? -EREMOTEIO : -EPROTO;
+        }
+        if (!cJSON_IsObject(answer)) {
+                agent_problem(a, false, "%s %s: HTTP 200 without a JSON object", method, path);
+                return -EBADMSG;
+        }
+        *ret_answer = TAKE_PTR(answer);
+        return 0;
+}
+
+static int agent_hello(struct agent *a) {
+        _cleanup_(cJSON_Deletep) cJSON *body = cJSON_CreateObject(), *answer = NULL;
+        struct hv_capacity cap;
+        const char *host = NULL;
+        int64_t hb = AGENT_HEARTBEAT_DEFAULT_S, poll = a->config->poll_seconds;
+        int r;
+
+        r = agent_capacity(a->ops, a->hv, &a->config->capacity, &cap);
+        if (r < 0)
+                return log_error_errno(r, "hypervisor %s: cannot read its capacity", a->config->libvirt_uri);
+        cJSON *c = cJSON_CreateObject();
+        if (!body || !c)
+                abort();
+        agent_add(c, "vcpus", cJSON_CreateNumber(cap.vcpus));
+        agent_add(c, "memory_mib", cJSON_CreateNumber((double) cap.memory_mib));
+        agent_add(c, "storage_gib", cJSON_CreateNumber((double) cap.storage_gib));
+        agent_add(c, "arch", cJSON_CreateString(cap.arch));
+        agent_add(body, "version", cJSON_CreateString(GC_VERSION));
+        agent_add(body, "hypervisor", cJSON_CreateString(a->config->libvirt_uri));
+        agent_add(body, "capacity", c);
+
+        r = agent_call(a, "POST", "/v1/agent/hello", body, AGENT_TIMEOUT_S, true, false, &answer);
+        if (r < 0)
+                return r;
+        if (json_get_string(answer, "host", &host, NULL) < 0)
+                host = "?";
+        (void) json_get_int(answer, "heartbeat_seconds", &hb, NULL);
+        (void) json_get_int(answer, "poll_seconds", &poll, NULL);
+        if (hb < 1 || hb > 3600)
+                hb = AGENT_HEARTBEAT_DEFAULT_S;
+        if (poll < 1 || poll > a->config->poll_seconds)
+                poll = a->config->poll_seconds;
+        free(a->host);
+        a->host = xstrdup(host);
+        a->heartbeat_seconds = hb;
+        a->poll_seconds = poll;
+        agent_problem_clear(a);
+        log_info("hello: this is host %s; %u vCPUs, %llu MiB, %llu GiB, %s; heartbeat every %u s, long-poll up to %u s",
+                 a->host, cap.vcpus, (unsigned long long) cap.memory_mib, (unsigned long long) cap.storage_gib,
+                 cap.arch, a->heartbeat_seconds, a->poll_seconds);
+        return 0;
+}
+
+/* POST results; on success (or a refusal that no retry can change) they are
+ * marked posted in the journal. */
+static int agent_post_results(struct agent *a, cJSON *results, const int64_t *jobs, size_t n) {
+        _cleanup_(cJSON_Deletep) cJSON *body = cJSON_CreateObject(), *answer = NULL;
+        _cleanup_free_ char *brief = NULL;
+        long status = 0;
+        int64_t accepted = -1;
+        int r;
+
+        if (!body)
+                abort();
+        agent_add(body, "results", cJSON_Duplicate(results, true));
+        r = client_request(a->client, "POST", "/v1/agent/results", body, AGENT_TIMEOUT_S, false, &status, &answer);
+        if (r < 0)
+                return r;
+        if (status == 200) {
+                (void) json_get_int(answer, "accepted", &accepted, NULL);
+                log_debug("results: %zu posted, %lld accepted", n, (long long) accepted);
+        } else if (agent_status_permanent(status)) {
+                brief = agent_answer_brief(status, answer);
+                log_error("the orchestrator refused %zu result%s: %s; they are not posted again", n,
+                          n == 1 ? "" : "s", brief);
+        } else {
+                brief = agent_answer_brief(status, answer);
+                agent_problem(a, false, "POST /v1/agent/results: %s", brief);
+                return -EPROTO;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (jobs[i] > 0)
+                        (void) journal_posted(a->journal, jobs[i]);
+        return 0;
+}
+
+/* Results done here that the orchestrator may not have. */
+static int agent_post_unposted(struct agent *a) {
+        for (;;) {
+                _cleanup_(cJSON_Deletep) cJSON *results = NULL;
+                _cleanup_free_ int64_t *jobs = NULL;
+                size_t n;
+                int r;
+
+                r = journal_unposted(a->journal, AGENT_RESULTS_BATCH, &results, &jobs, &n);
+                if (r < 0)
+                        return r;
+                if (n == 0)
+                        return 0;
+                log_info("posting %zu result%s from the journal again", n, n == 1 ? "" : "s");
+                r = agent_post_results(a, results, jobs, n);
+                if (r < 0)
+                        return r;
+        }
+}
+
+static int agent_inventory(struct agent *a) {
+        _cleanup_(cJSON_Deletep) cJSON *body = NULL, *answer = NULL;
+        int64_t drift = 0, missing = 0;
+        int r;
+
+        r = agent_inventory_build(a->ops, a->hv, &body);
+        if (r < 0) {
+                /* An empty list would read as "every VM is missing": send none. */
+                log_warning_errno(r, "hypervisor %s: cannot list the domains; no inventory this time",
+                                  a->config->libvirt_uri);
+                return 0;
+        }
+        r = agent_call(a, "POST", "/v1/agent/inventory", body, AGENT_TIMEOUT_S, true, true, &answer);
+        if (r == -EREMOTEIO)
+                return 0;       /* refused as it is: jobs still run; the next heartbeat tries again */
+        if (r < 0)
+                return r;
+        (void) json_get_int(answer, "drift", &drift, NULL);
+        (void) json_get_int(answer, "missing", &missing, NULL);
+        if (drift > 0 || missing > 0)
+                log_info("inventory of %d domains: the orchestrator found %lld drifted and %lld missing, and queued jobs",
+                         cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(body, "domains")), (long long) drift,
+                         (long long) missing);
+        else
+                log_debug("inventory of %d domains posted",
+                          cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(body, "domains")));
+        return 0;
+}
+
+/* Post the results gathered so far; on failure they stay in the journal. */
+static int agent_flush(struct agent *a, cJSON **results, int64_t *ids, size_t *n) {
+        int r = 0;
+
+        if (*n == 0)
+                return 0;
+        r = agent_post_results(a, *results, ids, *n);
+        if (r < 0)
+                log_warning("%zu result%s kept in the journal, to be posted after the next hello", *n, *n == 1 ? "" : "s");
+        cJSON_Delete(*results);
+        *results = cJSON_CreateArray();
+        if (!*results)
+                abort();
+        *n = 0;
+        return r;
+}
+
+/* Long-poll, run what came, post the results: in batches, so that a long
+ * list of jobs does not keep every result back until the last one is done. */
+static int agent_poll(struct agent *a, unsigned wait) {
+        _cleanup_(cJSON_Deletep) cJSON *answer = NULL, *results = cJSON_CreateArray();
+        _cleanup_free_ char *path = xasprintf("/v1/agent/jobs?wait=%u", wait);
+        int64_t ids[AGENT_RESULTS_BATCH];
+        const struct jobs_env env = { .ops = a->ops, .hv = a->hv, .journal = a->journal };
+        const cJSON *jobs, *job;
+        size_t n = 0;
+        int i = 0, total, r;
+        double batch_start = 0;
+
+        if (!results)
+                abort();
+        r = agent_call(a, "GET", path, NULL, (long) wait + AGENT_POLL_SLACK_S, true, false, &answer);
+        if (r < 0)
+                return r;
+        jobs = cJSON_GetObjectItemCaseSensitive(answer, "jobs");
+        if (!cJSON_IsArray(jobs)) {
+                agent_problem(a, false, "GET %s: the answer has no \"jobs\" array", path);
+                return -EBADMSG;
+        }
+        total = cJSON_GetArraySize(jobs);
+        cJSON_ArrayForEach(job, jobs) {
+                _cleanup_(cJSON_Deletep) cJSON *result = NULL;
+                struct jobs_outcome out;
+                struct gc_error err = {};
+                char buf[GC_ERROR_FORMAT_MAX];
+
+                if (agent_stop) {
+                        log_notice("stopping: %d job%s left for the orchestrator to send again", total - i,
+                                   total - i == 1 ? "" : "s");
+                        break;
+                }
+                i++;
+                r = jobs_run(&env, job, &result, &out, &err);
+                if (r < 0) {
+                        log_error("a job was not run: %s", gc_error_format(&err, buf, sizeof buf));
+                        continue;
+                }
+                if (n == 0)
+                        batch_start = agent_now();
+                ids[n++] = out.job;
+                if (!cJSON_AddItemToArray(results, TAKE_PTR(result)))
+                        abort();
+                if (n == AGENT_RESULTS_BATCH || agent_now() - batch_start >= AGENT_RESULTS_FLUSH_S) {
+                        r = agent_flush(a, &results, ids, &n);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return agent_flush(a, &results, ids, &n);
+}
+
+int agent_run(struct agent *a) {
+        const struct config *c = a->config;
+        struct sigaction sa = { .sa_handler = agent_on_signal };
+        bool hello = false;
+        double next_heartbeat = 0;
+        int r;
+
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
+                return log_error_errno(errno, "sigaction");
+        (void) signal(SIGPIPE, SIG_IGN);
+
+        r = journal_open(c->journal, JOURNAL_KEEP_DEFAULT, &a->journal);
+        if (r < 0)
+                return log_error_errno(r, "cannot open the journal %s", c->journal);
+        r = client_new(c->orchestrator, c->tls_cert, c->tls_key, c->tls_ca, &agent_stop, &a->client);
+        if (r < 0)
+                return log_error_errno(r, "cannot set up HTTPS to %s", c->orchestrator);
+        log_info("gc-agent %s: orchestrator %s, hypervisor %s, journal %s", GC_VERSION, c->orchestrator,
+                 c->libvirt_uri, c->journal);
+
+        while (!agent_stop) {
+                if (!hello) {
+                        r = agent_hello(a);
+                        if (r >= 0)
+                                r = agent_post_unposted(a);
+                        if (r < 0) {
+                                if (client_backoff(a->client) < 0)
+                                        break;
+                                continue;
+                        }
+                        hello = true;
+                        client_backoff_reset(a->client);
+                        next_heartbeat = 0;
+                }
+
+                double now = agent_now();
+                if (now >= next_heartbeat) {
+                        r = agent_inventory(a);
+                        if (r < 0) {
+                                hello = false;
+                                if (r != -ECANCELED && client_backoff(a->client) < 0)
+                                        break;
+                                continue;
+                        }
+                        next_heartbeat = now + a->heartbeat_seconds;
+                }
+
+                double until = ceil(next_heartbeat - agent_now());
+                unsigned wait = until < 1 ? 1 : until > a->poll_seconds ? a->poll_seconds : (unsigned) until;
+                r = agent_poll(a, wait);
+                if (r == -ECANCELED)
+                        break;
+                if (r < 0) {
+                        hello = false;
+                        if (client_backoff(a->client) < 0)
+                                break;
+                }
+        }
+        log_notice("stopping on %s", agent_stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+        return 0;
+}

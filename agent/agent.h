@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * gc-agent's main loop (protocol in include/gc/wire.h):
+ *
+ *   hello (version, hypervisor, capacity) -> host, heartbeat_seconds, poll_seconds
+ *   post results the journal holds but the orchestrator may not have
+ *   loop: every heartbeat_seconds post the inventory (every managed domain
+ *         as VMSTATE); long-poll for jobs; run each (journal around it);
+ *         post their results in one batch
+ *
+ * A call that gets no answer, or an answer that is not a success, sends the
+ * agent back to hello after a backoff (1 s doubling to 30 s). SIGTERM or
+ * SIGINT: the job in hand is finished and its result posted, then
+ * agent_run() returns 0.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <cJSON.h>
+
+#include "config.h"
+#include "hv.h"
+
+struct agent_options {
+        const char *config_path;
+        const struct hv_ops *ops;       /* NULL: hv_libvirt_ops */
+};
+
+struct agent;
+
+/* Load the configuration and open the hypervisor. */
+int agent_new(const struct agent_options *opts, struct agent **ret);
+void agent_free(struct agent *a);
+static inline void agent_freep(struct agent **a) {
+        agent_free(*a);
+}
+
+/* --check-config: the files the configuration names, the hypervisor and its
+ * capacity, written to out. */
+int agent_check(struct agent *a, FILE *out);
+/* Until SIGTERM / SIGINT. */
+int agent_run(struct agent *a);
+
+/* The capacity reported in hello: the hypervisor's, with the configuration's
+ * overrides. */
+int agent_capacity(const struct hv_ops *ops, struct hv *hv, const struct config_capacity *override,
+                   struct hv_capacity *ret);
+/* {"domains": [VMSTATE, ...]} for POST /v1/agent/inventory. */
+int agent_inventory_build(const struct hv_ops *ops, struct hv *hv, cJSON **ret);

@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "alloc.h"
+#include "buf.h"
+#include "cleanup.h"
+#include "config.h"
+#include "json.h"
+
+static const char *const top_keys[] = {
+        "orchestrator", "tls", "libvirt_uri", "storage_pool", "capacity", "poll_seconds", "journal", NULL,
+};
+static const char *const tls_keys[] = { "cert", "key", "ca", NULL };
+static const char *const capacity_keys[] = { "vcpus", "memory_mib", "storage_gib", "arch", NULL };
+
+static char *config_field(const char *parent, const char *key) {
+        return parent ? xasprintf("%s.%s", parent, key) : xstrdup(key);
+}
+
+/* A value for an error message: a string as it is (gc_error_format quotes it). */
+static char *config_brief(const cJSON *v) {
+        return cJSON_IsString(v) ? xstrdup(v->valuestring) : json_value_brief(v);
+}
+
+static char *config_keys_list(const char *const *keys) {
+        size_t n = 0;
+        for (size_t i = 0; keys[i]; i++)
+                n += strlen(keys[i]) + 2;
+        char *s = xmalloc(n + 1), *p = s;
+        for (size_t i = 0; keys[i]; i++)
+                p += sprintf(p, "%s%s", i ? ", " : "", keys[i]);
+        *p = 0;
+        return s;
+}
+
+/* An object whose every key is one of keys. */
+static int config_check_object(const cJSON *obj, const char *field, const char *const *keys, struct gc_error *err) {
+        const cJSON *m;
+
+        if (!cJSON_IsObject(obj)) {
+                _cleanup_free_ char *brief = config_brief(obj);
+                gc_error_set(err, "invalid_config", NULL, field ? field : "", brief, "is not a JSON object");
+                return -EINVAL;
+        }
+        cJSON_ArrayForEach(m, obj) {
+                size_t i;
+                for (i = 0; keys[i]; i++)
+                        if (strcmp(m->string, keys[i]) == 0)
+                                break;
+                if (!keys[i]) {
+                        _cleanup_free_ char *f = config_field(field, m->string);
+                        _cleanup_free_ char *list = config_keys_list(keys);
+                        gc_error_set(err, "unknown_key", NULL, f, NULL, "is not a setting here (known: %s)", list);
+                        return -EINVAL;
+                }
+        }
+        return 0;
+}
+
+/* A non-empty string; *ret stays NULL when the key is missing and not required. */
+static int config_string(const cJSON *obj, const char *parent, const char *key, bool required,
+                         const char **ret, struct gc_error *err) {
+        const cJSON *v = json_get(obj, key);
+        _cleanup_free_ char *f = config_field(parent, key);
+
+        if (!v) {
+                if (required) {
+                        gc_error_set(err, "invalid_config", NULL, f, NULL, "is required");
+                        return -EINVAL;
+                }
+                return 0;
+        }
+        if (!cJSON_IsString(v) || !v->valuestring[0]) {
+                _cleanup_free_ char *brief = config_brief(v);
+                gc_error_set(err, "invalid_config", NULL, f, brief, "is not a non-empty string");
+                return -EINVAL;
+        }
+        *ret = v->valuestring;
+        return 0;
+}
+
+/* An integer in [min, max]; *ret is untouched when the key is missing. */
+static int config_integer(const cJSON *obj, const char *parent, const char *key, int64_t min, int64_t max,
+                          uint64_t *ret, struct gc_error *err) {
+        const cJSON *v = json_get(obj, key);
+        _cleanup_free_ char *f = config_field(parent, key);
+        int64_t i;
+        int r;
+
+        if (!v)
+                return 0;
+        r = json_get_int(obj, key, &i, err);
+        if (r < 0 || i < min || i > max) {
+                _cleanup_free_ char *brief = config_brief(v);
+                gc_error_set(err, "invalid_config", NULL, f, brief, "is not an integer from %lld to %lld",
+                             (long long) min, (long long) max);
+                return -EINVAL;
+        }
+        *ret = (uint64_t) i;
+        return 0;
+}
+
+static char *config_resolve(const char *dir, const char *path) {
+        if (path[0] == '/' || !dir)
+                return xstrdup(path);
+        return xasprintf("%s/%s", dir, path);
+}
+
+int config_parse(const char *text, size_t len, const char *dir, struct config **ret, struct gc_error *err) {
+        _cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+        _cleanup_(config_freep) struct config *c = NULL;
+        const char *s = NULL, *cert = NULL, *key = NULL, *ca = NULL;
+        uint64_t u;
+        int r;
+
+        r = json_parse(text, len, &doc, err);
+        if (r < 0) {
+                /* Fields in the plain form used everywhere else here: "tls.cert", not "$.tls.cert". */
+                if (err && err->field[0] == '$')
+                        memmove(err->field, err->field + (err->field[1] == '.' ? 2 : 1),
+                                strlen(err->field) - (err->field[1] == '.' ? 1 : 0));
+                return r;
+        }
+        r = config_check_object(doc, NULL, top_keys, err);
+        if (r < 0)
+                return r;
+
+        c = xnew(struct config, 1);
+
+        r = config_string(doc, NULL, "orchestrator", true, &s, err);
+        if (r < 0)
+                return r;
+        if (strncasecmp(s, "https://", 8) != 0 || !s[8] || s[8] == '/') {
+                gc_error_set(err, "invalid_config", NULL, "orchestrator", s, "is not an https:// URL");
+                return -EINVAL;
+        }
+        c->orchestrator = xstrdup(s);
+
+        const cJSON *tls = json_get(doc, "tls");
+        if (!tls) {
+                gc_error_set(err, "invalid_config", NULL, "tls", NULL, "is required: {\"cert\", \"key\", \"ca\"}");
+                return -EINVAL;
+        }
+        r = config_check_object(tls, "tls", tls_keys, err);
+        if (r < 0)
+                return r;
+        r = config_string(tls, "tls", "cert", true, &cert, err);
+        if (r < 0)
+                return r;
+        r = config_string(tls, "tls", "key", true, &key, err);
+        if (r < 0)
+                return r;
+        r = config_string(tls, "tls", "ca", true, &ca, err);
+        if (r < 0)
+                return r;
+        c->tls_cert = config_resolve(dir, cert);
+        c->tls_key = config_resolve(dir, key);
+        c->tls_ca = config_resolve(dir, ca);
+
+        s = NULL;
+        r = config_string(doc, NULL, "libvirt_uri", false, &s, err);
+        if (r < 0)
+                return r;
+        c->libvirt_uri = xstrdup(s ?: CONFIG_DEFAULT_LIBVIRT_URI);
+
+        s = NULL;
+        r = config_string(doc, NULL, "storage_pool", false, &s, err);
+        if (r < 0)
+                return r;
+        c->storage_pool = xstrdup(s ?: CONFIG_DEFAULT_STORAGE_POOL);
+
+        const cJSON *cap = json_get(doc, "capacity");
+        if (cap) {
+                r = config_check_object(cap, "capacity", capacity_keys, err);
+                if (r < 0)
+                        return r;
+                u = 0;
+                r = config_integer(cap, "capacity", "vcpus", 1, UINT32_MAX, &u, err);
+                if (r < 0)
+                        return r;
+                c->capacity.vcpus = u;
+                r = config_integer(cap, "capacity", "memory_mib", 1, INT64_MAX / 2, &c->capacity.memory_mib, err);
+                if (r < 0)
+                        return r;
+                r = config_integer(cap, "capacity", "storage_gib", 1, INT64_MAX / 2, &c->capacity.storage_gib, err);
+                if (r < 0)
+                        return r;
+                s = NULL;
+                r = config_string(cap, "capacity", "arch", false, &s, err);
+                if (r < 0)
+                        return r;
+                if (s && strcmp(s, "x86_64") != 0 && strcmp(s, "aarch64") != 0 && strcmp(s, "other") != 0) {
+                        gc_error_set(err, "invalid_config", NULL, "capacity.arch", s, "is not x86_64, aarch64 or other");
+                        return -EINVAL;
+                }
+                if (s)
+                        c->capacity.arch = xstrdup(s);
+        }
+
+        u = CONFIG_DEFAULT_POLL_SECONDS;
+        r = config_integer(doc, NULL, "poll_seconds", 1, CONFIG_POLL_SECONDS_MAX, &u, err);
+        if (r < 0)
+                return r;
+        c->poll_seconds = u;
+
+        s = NULL;
+        r = config_string(doc, NULL, "journal", false, &s, err);
+        if (r < 0)
+                return r;
+        c->journal = s ? config_resolve(dir, s) : xstrdup(CONFIG_DEFAULT_JOURNAL);
+
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+int config_load(const char *path, struct config **ret, struct gc_error *err) {
+        _cleanup_free_ char *text = NULL, *dir = NULL;
+        struct config *c;
+        const char *slash;
+        size_t len;
+        int r;
+
+        r = gc_read_file(path, CONFIG_FILE_MAX, &text, &len);
+        if (r == -EFBIG) {
+                gc_error_set(err, "invalid_config", NULL, "", path, "is larger than %d bytes", CONFIG_FILE_MAX);
+                return r;
+        }
+        if (r < 0) {
+                gc_error_set(err, "invalid_config", NULL, "", path, "cannot be read: %s", strerror(-r));
+                return r;
+        }
+        slash = strrchr(path, '/');
+        dir = slash ? xstrndup(path, slash == path ? 1 : (size_t) (slash - path)) : xstrdup(".");
+        r = config_parse(text, len, dir, &c, err);
+        if (r < 0)
+                return r;
+        c->path = xstrdup(path);
+        *ret = c;
+        return 0;
+}
+
+void config_free(struct config *c) {
+        if (!c)
+                return;
+        free(c->path);
+        free(c->orchestrator);
+        free(c->tls_cert);
+        free(c->tls_key);
+        free(c->tls_ca);
+        free(c->libvirt_uri);
+        free(c->storage_pool);
+        free(c->capacity.arch);
+        free(c->journal);
+        free(c);
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * gc-agent's configuration: one JSON object (see scripts/agent.json.example).
+ *
+ *   {"orchestrator": "https://orch.example:8443",
+ *    "tls": {"cert": "host.crt", "key": "host.key", "ca": "ca.crt"},
+ *    "libvirt_uri": "qemu:///system",            default "test:///default"
+ *    "storage_pool": "default",                  default "default-pool"
+ *    "capacity": {"vcpus": 32, "memory_mib": 131072, "storage_gib": 4096, "arch": "x86_64"},
+ *    "poll_seconds": 25,                         default 25, 1..300
+ *    "journal": "agent.journal"}                 default /var/lib/govcloud/agent.journal
+ *
+ * Parsing is strict: an unknown key, a wrong type or a value out of range is
+ * refused with its path in err->field ("tls.cert", "capacity.vcpus").
+ * Relative paths (tls.*, journal) are relative to the file's directory.
+ * Each capacity member is optional; one that is given is reported to the
+ * orchestrator instead of the hypervisor's own figure. arch is one of
+ * x86_64, aarch64, other (the orchestrator's names).
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gc/error.h"
+
+#define CONFIG_FILE_MAX (256 * 1024)
+#define CONFIG_DEFAULT_PATH "/etc/govcloud/agent.json"
+#define CONFIG_DEFAULT_LIBVIRT_URI "test:///default"
+#define CONFIG_DEFAULT_STORAGE_POOL "default-pool"
+#define CONFIG_DEFAULT_JOURNAL "/var/lib/govcloud/agent.journal"
+#define CONFIG_DEFAULT_POLL_SECONDS 25
+#define CONFIG_POLL_SECONDS_MAX 300
+
+/* 0 or NULL: not overridden. */
+struct config_capacity {
+        unsigned vcpus;
+        uint64_t memory_mib;
+        uint64_t storage_gib;
+        char *arch;
+};
+
+struct config {
+        char *path;
+        char *orchestrator;             /* https://HOST[:PORT][/PREFIX] */
+        char *tls_cert, *tls_key, *tls_ca;
+        char *libvirt_uri;
+        char *storage_pool;
+        struct config_capacity capacity;
+        unsigned poll_seconds;
+        char *journal;
+};
+
+int config_load(const char *path, struct config **ret, struct gc_error *err);
+/* The same from text; dir resolves relative paths. */
+int config_parse(const char *text, size_t len, const char *dir, struct config **ret, struct gc_error *err);
+void config_free(struct config *c);
+static inline void config_freep(struct config **c) {
+        config_free(*c);
+}

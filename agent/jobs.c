@@ -1,0 +1,620 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "cleanup.h"
+#include "gc/wire.h"
+#include "jobs.h"
+#include "json.h"
+#include "log.h"
+
+static void jobs_spec_donep(struct hv_spec *s) {
+        hv_spec_done(s);
+}
+
+static void jobs_domain_donep(struct hv_domain *d) {
+        hv_domain_done(d);
+}
+
+bool jobs_uuid_valid(const char *uuid) {
+        if (!uuid || strlen(uuid) != HV_UUID_LEN)
+                return false;
+        for (size_t i = 0; i < HV_UUID_LEN; i++) {
+                if (i == 8 || i == 13 || i == 18 || i == 23) {
+                        if (uuid[i] != '-')
+                                return false;
+                } else if (!isxdigit((unsigned char) uuid[i]))
+                        return false;
+        }
+        return true;
+}
+
+const char *jobs_state_name(enum hv_state s) {
+        switch (s) {
+        case HV_STATE_RUNNING:
+                return "running";
+        case HV_STATE_SHUTOFF:
+                return "shutoff";
+        case HV_STATE_PAUSED:
+                return "paused";
+        default:
+                return "other";
+        }
+}
+
+/* ------------------------------------------------------------ parsing --- */
+
+static int jobs_field_error(struct gc_error *err, const char *field, const cJSON *v, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+static int jobs_field_error(struct gc_error *err, const char *field, const cJSON *v, const char *fmt, ...) {
+        /* A string as it is (gc_error_format quotes it), anything else in brief. */
+        _cleanup_free_ char *brief = !v ? NULL : cJSON_IsString(v) ? xstrdup(v->valuestring) : json_value_brief(v);
+        char msg[256];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        gc_error_set(err, "invalid_job", NULL, field, brief, "%s", msg);
+        return -EINVAL;
+}
+
+/* A string of at most max bytes (0: any); NULL when missing or null and not required. */
+static int jobs_get_string(const cJSON *o, const char *parent, const char *key, bool required, size_t max,
+                           const char **ret, struct gc_error *err) {
+        const cJSON *v = json_get(o, key);
+        _cleanup_free_ char *field = xasprintf("%s.%s", parent, key);
+
+        if (!v || cJSON_IsNull(v)) {
+                if (required)
+                        return jobs_field_error(err, field, NULL, "is required");
+                *ret = NULL;
+                return 0;
+        }
+        if (!cJSON_IsString(v))
+                return jobs_field_error(err, field, v, "is not a string");
+        if (max > 0 && strlen(v->valuestring) > max)
+                return jobs_field_error(err, field, v, "is longer than %zu bytes", max);
+        *ret = v->valuestring;
+        return 0;
+}
+
+static int jobs_get_uint(const cJSON *o, const char *parent, const char *key, bool required, int64_t min, int64_t max,
+                         int64_t *ret, struct gc_error *err) {
+        const cJSON *v = json_get(o, key);
+        _cleanup_free_ char *field = xasprintf("%s.%s", parent, key);
+        int64_t i;
+
+        if (!v) {
+                if (required)
+                        return jobs_field_error(err, field, NULL, "is required");
+                return 0;
+        }
+        if (json_get_int(o, key, &i, NULL) < 0 || i < min || i > max)
+                return jobs_field_error(err, field, v, "is not an integer from %lld to %lld", (long long) min,
+                                        (long long) max);
+        *ret = i;
+        return 0;
+}
+
+static int jobs_labels_parse(const cJSON *labels, struct hv_labels *l, struct gc_error *err) {
+        const char *unit, *system, *role, *pool = NULL;
+        int64_t number = 0, request = 0;
+        int r;
+
+        if (!cJSON_IsObject(labels))
+                return jobs_field_error(err, "vm.labels", labels, "is not an object");
+        r = jobs_get_string(labels, "vm.labels", "unit", true, 0, &unit, err);
+        r = r < 0 ? r : jobs_get_string(labels, "vm.labels", "system", true, 0, &system, err);
+        r = r < 0 ? r : jobs_get_string(labels, "vm.labels", "role", true, 0, &role, err);
+        r = r < 0 ? r : jobs_get_uint(labels, "vm.labels", "number", true, 0, UINT32_MAX, &number, err);
+        r = r < 0 ? r : jobs_get_uint(labels, "vm.labels", "request", false, 0, INT64_MAX / 2, &request, err);
+        r = r < 0 ? r : jobs_get_string(labels, "vm.labels", "pool", false, 0, &pool, err);
+        if (r < 0)
+                return r;
+        l->unit = xstrdup(unit);
+        l->system = xstrdup(system);
+        l->role = xstrdup(role);
+        l->number = number;
+        l->request = request;
+        l->pool = xstrdup(pool ?: "");
+        return 0;
+}
+
+int jobs_spec_parse(const cJSON *vm, struct hv_spec *ret, bool *ret_running, struct gc_error *err) {
+        _cleanup_(jobs_spec_donep) struct hv_spec s = {};
+        const char *uuid, *name, *title, *arch, *image;
+        int64_t vcpus = 0, max_vcpus = 0, memory = 0, max_memory = 0;
+        bool running = true;
+        int r;
+
+        if (!cJSON_IsObject(vm))
+                return jobs_field_error(err, "vm", vm, "is not an object");
+        r = jobs_get_string(vm, "vm", "uuid", true, 0, &uuid, err);
+        if (r < 0)
+                return r;
+        if (!jobs_uuid_valid(uuid))
+                return jobs_field_error(err, "vm.uuid", json_get(vm, "uuid"), "is not a UUID (8-4-4-4-12 hex digits)");
+        memcpy(s.uuid, uuid, HV_UUID_LEN + 1);
+
+        r = jobs_get_string(vm, "vm", "name", false, 0, &name, err);
+        if (r < 0)
+                return r;
+        if (name) {
+                _cleanup_free_ char *want = xasprintf(GC_WIRE_DOMAIN_PREFIX "%s", uuid);
+                if (strcmp(name, want) != 0)
+                        return jobs_field_error(err, "vm.name", json_get(vm, "name"), "is not %s (the prefix and the UUID)", want);
+        }
+        r = jobs_get_string(vm, "vm", "title", true, 0, &title, err);
+        if (r < 0)
+                return r;
+        s.title = xstrdup(title);
+        r = jobs_labels_parse(json_get(vm, "labels"), &s.labels, err);
+        if (r < 0)
+                return r;
+        r = jobs_get_string(vm, "vm", "arch", false, sizeof s.arch - 1, &arch, err);
+        if (r < 0)
+                return r;
+        snprintf(s.arch, sizeof s.arch, "%s", arch ?: "x86_64");
+
+        r = jobs_get_uint(vm, "vm", "vcpus", true, 1, UINT32_MAX, &vcpus, err);
+        r = r < 0 ? r : jobs_get_uint(vm, "vm", "max_vcpus", false, 1, UINT32_MAX, &max_vcpus, err);
+        r = r < 0 ? r : jobs_get_uint(vm, "vm", "memory_mib", true, 1, INT64_MAX / 2, &memory, err);
+        r = r < 0 ? r : jobs_get_uint(vm, "vm", "max_memory_mib", false, 1, INT64_MAX / 2, &max_memory, err);
+        if (r < 0)
+                return r;
+        if (max_vcpus == 0)
+                max_vcpus = vcpus;
+        if (max_memory == 0)
+                max_memory = memory;
+        if (vcpus > max_vcpus)
+                return jobs_field_error(err, "vm.vcpus", json_get(vm, "vcpus"), "is above max_vcpus %lld", (long long) max_vcpus);
+        if (memory > max_memory)
+                return jobs_field_error(err, "vm.memory_mib", json_get(vm, "memory_mib"), "is above max_memory_mib %lld",
+                                        (long long) max_memory);
+        s.vcpus = vcpus;
+        s.max_vcpus = max_vcpus;
+        s.memory_mib = memory;
+        s.max_memory_mib = max_memory;
+
+        const cJSON *disks = json_get(vm, "disks"), *d;
+        if (disks && !cJSON_IsArray(disks))
+                return jobs_field_error(err, "vm.disks", disks, "is not an array");
+        size_t i = 0;
+        cJSON_ArrayForEach(d, disks) {
+                _cleanup_free_ char *field = xasprintf("vm.disks[%zu]", i++);
+                const char *dname;
+                int64_t gib = 0;
+
+                if (!cJSON_IsObject(d))
+                        return jobs_field_error(err, field, d, "is not an object");
+                r = jobs_get_string(d, field, "name", true, sizeof s.disks[0].name - 1, &dname, err);
+                r = r < 0 ? r : jobs_get_uint(d, field, "gib", true, 0, INT64_MAX / 2, &gib, err);
+                if (r < 0)
+                        return r;
+                if (!dname[0])
+                        return jobs_field_error(err, field, d, "has an empty name");
+                if (gib == 0)           /* a data disk of 0 GiB is no disk */
+                        continue;
+                for (size_t k = 0; k < s.n_disks; k++)
+                        if (strcmp(s.disks[k].name, dname) == 0)
+                                return jobs_field_error(err, field, d, "names disk \"%s\" twice", dname);
+                if (s.n_disks == HV_DISKS_MAX)
+                        return jobs_field_error(err, "vm.disks", disks, "has more than %d disks", HV_DISKS_MAX);
+                snprintf(s.disks[s.n_disks].name, sizeof s.disks[0].name, "%s", dname);
+                s.disks[s.n_disks].gib = gib;
+                s.n_disks++;
+        }
+
+        r = jobs_get_string(vm, "vm", "image", false, 0, &image, err);
+        if (r < 0)
+                return r;
+        s.image = image && image[0] ? xstrdup(image) : NULL;      /* "" is no image, as null is */
+
+        const cJSON *run = json_get(vm, "running");
+        if (run && !cJSON_IsBool(run))
+                return jobs_field_error(err, "vm.running", run, "is not true or false");
+        if (run)
+                running = cJSON_IsTrue(run);
+
+        *ret = s;
+        s = (struct hv_spec) {};
+        *ret_running = running;
+        return 0;
+}
+
+/* ------------------------------------------------------------- output --- */
+
+static void jobs_add(cJSON *o, const char *key, cJSON *v) {
+        if (!v || !cJSON_AddItemToObject(o, key, v))
+                abort();
+}
+
+cJSON *jobs_vmstate(const struct hv_domain *d, bool recreated) {
+        cJSON *o = cJSON_CreateObject(), *disks;
+
+        if (!o)
+                abort();
+        jobs_add(o, "uuid", cJSON_CreateString(d->uuid));
+        if (d->name)
+                jobs_add(o, "name", cJSON_CreateString(d->name));
+        jobs_add(o, "title", d->title ? cJSON_CreateString(d->title) : cJSON_CreateNull());
+        /* A domain without labels reports an empty object: drift to repair (R-NM3). */
+        cJSON *l = cJSON_CreateObject();
+        if (!l)
+                abort();
+        if (d->has_labels) {
+                jobs_add(l, "unit", cJSON_CreateString(d->labels.unit ?: ""));
+                jobs_add(l, "system", cJSON_CreateString(d->labels.system ?: ""));
+                jobs_add(l, "role", cJSON_CreateString(d->labels.role ?: ""));
+                jobs_add(l, "number", cJSON_CreateNumber(d->labels.number));
+                jobs_add(l, "request", cJSON_CreateNumber((double) d->labels.request));
+                jobs_add(l, "pool", cJSON_CreateString(d->labels.pool ?: ""));
+        }
+        jobs_add(o, "labels", l);
+        jobs_add(o, "state", cJSON_CreateString(jobs_state_name(d->state)));
+        jobs_add(o, "vcpus", cJSON_CreateNumber(d->vcpus));
+        jobs_add(o, "memory_mib", cJSON_CreateNumber((double) d->memory_mib));
+        disks = cJSON_CreateArray();
+        if (!disks)
+                abort();
+        for (size_t i = 0; i < d->n_disks; i++) {
+                cJSON *k = cJSON_CreateObject();
+                if (!k)
+                        abort();
+                jobs_add(k, "name", cJSON_CreateString(d->disks[i].name));
+                jobs_add(k, "gib", cJSON_CreateNumber((double) d->disks[i].gib));
+                if (!cJSON_AddItemToArray(disks, k))
+                        abort();
+        }
+        jobs_add(o, "disks", disks);
+        jobs_add(o, "recreated", cJSON_CreateBool(recreated));
+        return o;
+}
+
+/* ---------------------------------------------------------- execution --- */
+
+struct jobs_run_state {
+        const struct jobs_env *env;
+        struct jobs_outcome *out;
+        char error[512];                /* set on failure */
+        cJSON *extra;                   /* members added to the result */
+};
+
+static void jobs_act(struct jobs_run_state *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void jobs_act(struct jobs_run_state *st, const char *fmt, ...) {
+        char *a = st->out->actions;
+        size_t n = strlen(a);
+        va_list ap;
+
+        if (n > 0 && n + 2 < sizeof st->out->actions) {
+                memcpy(a + n, ", ", 3);
+                n += 2;
+        }
+        va_start(ap, fmt);
+        vsnprintf(a + n, sizeof st->out->actions - n, fmt, ap);
+        va_end(ap);
+}
+
+static int jobs_fail(struct jobs_run_state *st, int r, const char *what) {
+        snprintf(st->error, sizeof st->error, "%s: %s", what, strerror(-r));
+        return r;
+}
+
+static bool jobs_streq(const char *a, const char *b) {
+        return strcmp(a ?: "", b ?: "") == 0;
+}
+
+/* The title (R-NM2) and every label compared exactly: a label changed behind
+ * the agent's back is repaired by the next vm.ensure (R-NM3). */
+static bool jobs_labels_equal(const struct hv_domain *d, const struct hv_spec *s) {
+        return d->has_labels && jobs_streq(d->title, s->title) && jobs_streq(d->labels.unit, s->labels.unit) &&
+               jobs_streq(d->labels.system, s->labels.system) && jobs_streq(d->labels.role, s->labels.role) &&
+               d->labels.number == s->labels.number && d->labels.request == s->labels.request &&
+               jobs_streq(d->labels.pool, s->labels.pool);
+}
+
+static void jobs_note(struct jobs_run_state *st, const char *key, const char *text) {
+        if (!cJSON_GetObjectItemCaseSensitive(st->extra, key))
+                jobs_add(st->extra, key, cJSON_CreateString(text));
+}
+
+static int jobs_converge(struct jobs_run_state *st, const struct hv_spec *s, bool running, const struct hv_domain *d) {
+        const struct hv_ops *ops = st->env->ops;
+        struct hv *hv = st->env->hv;
+        int r;
+
+        if (d->vcpus != s->vcpus) {
+                r = ops->set_vcpus(hv, s->uuid, s->vcpus);
+                if (r < 0)
+                        return jobs_fail(st, r, "set_vcpus");
+                jobs_act(st, "vcpus %u→%u", d->vcpus, s->vcpus);
+        }
+        if (d->memory_mib != s->memory_mib) {
+                r = ops->set_memory(hv, s->uuid, s->memory_mib);
+                if (r < 0)
+                        return jobs_fail(st, r, "set_memory");
+                jobs_act(st, "memory %llu→%llu MiB", (unsigned long long) d->memory_mib,
+                         (unsigned long long) s->memory_mib);
+        }
+        for (size_t i = 0; i < s->n_disks; i++) {
+                const struct hv_disk *want = &s->disks[i], *have = NULL;
+                for (size_t k = 0; k < d->n_disks; k++)
+                        if (strcmp(d->disks[k].name, want->name) == 0)
+                                have = &d->disks[k];
+                if (!have) {
+                        jobs_act(st, "disk %s missing", want->name);
+                        jobs_note(st, "disk_add", "no hypervisor operation adds a disk to a defined domain");
+                        continue;
+                }
+                if (have->gib > want->gib) {
+                        jobs_act(st, "disk %s %llu GiB kept (larger than %llu)", want->name,
+                                 (unsigned long long) have->gib, (unsigned long long) want->gib);
+                        continue;
+                }
+                if (have->gib == want->gib)
+                        continue;
+                r = ops->resize_disk(hv, s->uuid, want->name, want->gib);
+                if (r == -EOPNOTSUPP) {
+                        jobs_act(st, "disk %s resize unsupported", want->name);
+                        jobs_note(st, "disk_resize", JOBS_DISK_RESIZE_UNSUPPORTED);
+                        continue;
+                }
+                if (r < 0) {
+                        _cleanup_free_ char *what = xasprintf("resize_disk %s", want->name);
+                        return jobs_fail(st, r, what);
+                }
+                jobs_act(st, "disk %s %llu→%llu GiB", want->name, (unsigned long long) have->gib,
+                         (unsigned long long) want->gib);
+        }
+        if (!jobs_labels_equal(d, s)) {         /* R-NM3 */
+                r = ops->set_labels(hv, s->uuid, s->title, &s->labels);
+                if (r < 0)
+                        return jobs_fail(st, r, "set_labels");
+                jobs_act(st, "relabelled");
+        }
+        if (running && d->state != HV_STATE_RUNNING) {
+                if (d->state == HV_STATE_PAUSED)
+                        jobs_act(st, "paused, left paused");
+                else {
+                        r = ops->start(hv, s->uuid);
+                        if (r < 0)
+                                return jobs_fail(st, r, "start");
+                        jobs_act(st, "started");
+                }
+        } else if (!running && d->state == HV_STATE_RUNNING) {
+                r = ops->shutdown(hv, s->uuid, false);
+                if (r < 0)
+                        return jobs_fail(st, r, "shutdown");
+                jobs_act(st, "shut down");
+        }
+        return 0;
+}
+
+static int jobs_ensure(struct jobs_run_state *st, const struct hv_spec *s, bool running, bool *ret_recreated) {
+        const struct hv_ops *ops = st->env->ops;
+        struct hv *hv = st->env->hv;
+        _cleanup_(jobs_domain_donep) struct hv_domain d = {};
+        bool recreated = false;
+        int r;
+
+        r = ops->get(hv, s->uuid, &d);
+        if (r == -ENOENT) {
+                recreated = st->env->journal && journal_created(st->env->journal, s->uuid);
+                r = ops->define(hv, s);
+                if (r < 0)
+                        return jobs_fail(st, r, "define");
+                st->out->created = true;
+                jobs_act(st, recreated ? "re-defined (made here before, missing now)" : "defined");
+                if (running) {
+                        r = ops->start(hv, s->uuid);
+                        if (r < 0)
+                                return jobs_fail(st, r, "start");
+                        jobs_act(st, "started");
+                }
+        } else if (r < 0)
+                return jobs_fail(st, r, "get");
+        else {
+                r = jobs_converge(st, s, running, &d);
+                if (r < 0)
+                        return r;
+                if (!st->out->actions[0])
+                        jobs_act(st, "unchanged");
+        }
+        *ret_recreated = recreated;
+        return 0;
+}
+
+static int jobs_delete(struct jobs_run_state *st, const char *uuid) {
+        const struct hv_ops *ops = st->env->ops;
+        struct hv *hv = st->env->hv;
+        _cleanup_(jobs_domain_donep) struct hv_domain d = {};
+        int r;
+
+        r = ops->get(hv, uuid, &d);
+        if (r == -ENOENT) {
+                /* Gone already; undefine still removes volumes left behind. */
+                r = ops->undefine(hv, uuid);
+                if (r < 0 && r != -ENOENT)
+                        return jobs_fail(st, r, "undefine");
+                jobs_act(st, "already gone");
+                return 0;
+        }
+        if (r < 0)
+                return jobs_fail(st, r, "get");
+        if (d.state != HV_STATE_SHUTOFF) {
+                r = ops->shutdown(hv, uuid, true);
+                if (r < 0 && r != -ENOENT)
+                        return jobs_fail(st, r, "shutdown");
+                jobs_act(st, "stopped");
+        }
+        r = ops->undefine(hv, uuid);
+        if (r < 0 && r != -ENOENT)
+                return jobs_fail(st, r, "undefine");
+        jobs_act(st, "undefined");
+        return 0;
+}
+
+static double jobs_now(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static cJSON *jobs_result_new(int64_t id, bool ok) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+                abort();
+        jobs_add(o, "job", cJSON_CreateNumber((double) id));
+        jobs_add(o, "ok", cJSON_CreateBool(ok));
+        return o;
+}
+
+/* Execute a job that the journal does not have as done. */
+static cJSON *jobs_execute(const struct jobs_env *env, int64_t id, const char *kind, const struct hv_spec *spec,
+                           bool running, const char *parse_error,
+                           struct jobs_outcome *out) {
+        _cleanup_(cJSON_Deletep) cJSON *extra = cJSON_CreateObject();
+        struct jobs_run_state st = { .env = env, .out = out, .extra = extra };
+        const char *uuid = spec ? spec->uuid : NULL;
+        _cleanup_(jobs_domain_donep) struct hv_domain d = {};
+        bool recreated = false;
+        cJSON *result;
+        int r = -EINVAL;
+
+        if (!extra)
+                abort();
+        if (parse_error)
+                snprintf(st.error, sizeof st.error, "%s", parse_error);
+        else if (strcmp(kind, JOBS_KIND_ENSURE) == 0)
+                r = jobs_ensure(&st, spec, running, &recreated);
+        else if (strcmp(kind, JOBS_KIND_DELETE) == 0)
+                r = jobs_delete(&st, uuid);
+        else
+                snprintf(st.error, sizeof st.error, "unknown job kind \"%s\"", kind);
+
+        if (r >= 0 && strcmp(kind, JOBS_KIND_ENSURE) == 0) {
+                r = env->ops->get(env->hv, uuid, &d);
+                if (r < 0)
+                        jobs_fail(&st, r, "get (after the job)");
+        }
+        if (r < 0) {
+                result = jobs_result_new(id, false);
+                jobs_add(result, "error", cJSON_CreateString(st.error));
+                out->ok = false;
+                return result;
+        }
+
+        result = jobs_result_new(id, true);
+        /* vm.delete: no VMSTATE, there is no domain left to describe. */
+        if (strcmp(kind, JOBS_KIND_ENSURE) == 0) {
+                cJSON *vm = jobs_vmstate(&d, recreated);
+                if (out->created)
+                        jobs_add(vm, "created", cJSON_CreateTrue());
+                jobs_add(result, "vm", vm);
+        }
+        const cJSON *m;
+        cJSON_ArrayForEach(m, extra)
+                jobs_add(result, m->string, cJSON_Duplicate(m, true));
+        out->ok = true;
+        return result;
+}
+
+int jobs_run(const struct jobs_env *env, const cJSON *job, cJSON **ret_result, struct jobs_outcome *ret_outcome,
+             struct gc_error *err) {
+        _cleanup_(jobs_spec_donep) struct hv_spec spec = {};
+        _cleanup_(cJSON_Deletep) cJSON *result = NULL;
+        struct jobs_outcome out = {};
+        struct gc_error perr = {};
+        const char *kind = NULL, *name = NULL, *uuid = NULL;
+        char parse_error[GC_ERROR_FORMAT_MAX] = "";
+        bool running = true, have_spec = false;
+        const cJSON *vm;
+        double t0 = jobs_now();
+        int64_t id;
+        int r;
+
+        if (!cJSON_IsObject(job))
+                return jobs_field_error(err, "", job, "is not a job object");
+        r = json_get_int(job, "id", &id, err);
+        if (r < 0)
+                return -EINVAL;
+        if (id < 1)
+                return jobs_field_error(err, "id", json_get(job, "id"), "is not a positive job id");
+        out.job = id;
+
+        if (json_get_string(job, "kind", &kind, &perr) < 0) {
+                gc_error_format(&perr, parse_error, sizeof parse_error);
+                kind = "?";
+        }
+        vm = json_get(job, "vm");
+        if (cJSON_IsObject(vm)) {
+                (void) json_get_string(vm, "title", &name, NULL);
+                (void) json_get_string(vm, "uuid", &uuid, NULL);
+        }
+        if (!parse_error[0] && strcmp(kind, JOBS_KIND_DELETE) == 0) {
+                if (!uuid || !jobs_uuid_valid(uuid)) {
+                        jobs_field_error(&perr, "vm.uuid", uuid ? json_get(vm, "uuid") : NULL, "is not a UUID");
+                        gc_error_format(&perr, parse_error, sizeof parse_error);
+                } else {
+                        memcpy(spec.uuid, uuid, HV_UUID_LEN + 1);
+                        have_spec = true;
+                }
+        } else if (!parse_error[0] && strcmp(kind, JOBS_KIND_ENSURE) == 0) {
+                if (jobs_spec_parse(vm, &spec, &running, &perr) < 0)
+                        gc_error_format(&perr, parse_error, sizeof parse_error);
+                else
+                        have_spec = true;
+        }
+        if (!name)
+                name = uuid && jobs_uuid_valid(uuid) ? uuid : "(no VM named)";
+
+        if (env->journal && journal_lookup(env->journal, id, &result) >= 0) {
+                out.replayed = true;
+                out.ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(result, "ok"));
+                snprintf(out.actions, sizeof out.actions, "done before, its journalled result sent again");
+                out.seconds = jobs_now() - t0;
+                log_info("job %lld %s %s: %s", (long long) id, kind, name, out.actions);
+                *ret_result = TAKE_PTR(result);
+                *ret_outcome = out;
+                return 0;
+        }
+
+        if (env->journal) {
+                if (journal_in_progress(env->journal, id))
+                        log_notice("job %lld %s %s was interrupted before; running it again", (long long) id, kind, name);
+                r = journal_started(env->journal, id, kind, have_spec ? spec.uuid : NULL);
+                if (r < 0) {
+                        gc_error_set(err, "journal", NULL, "", NULL, "cannot record that job %lld starts: %s",
+                                     (long long) id, strerror(-r));
+                        return r;
+                }
+        }
+
+        result = jobs_execute(env, id, kind, have_spec ? &spec : NULL, running,
+                              parse_error[0] ? parse_error : NULL, &out);
+        out.seconds = jobs_now() - t0;
+
+        if (out.ok)
+                log_info("job %lld %s %s: %s (%.2f s)", (long long) id, kind, name, out.actions, out.seconds);
+        else
+                log_warning("job %lld %s %s: failed: %s%s%s (%.2f s)", (long long) id, kind, name,
+                            cJSON_GetObjectItemCaseSensitive(result, "error")->valuestring,
+                            out.actions[0] ? "; done before the failure: " : "", out.actions, out.seconds);
+
+        if (env->journal) {
+                r = journal_done(env->journal, id, kind, have_spec ? spec.uuid : NULL, result);
+                if (r < 0)
+                        log_error_errno(r, "job %lld: the result is not in the journal; a second delivery would run it again",
+                                        (long long) id);
+        }
+        *ret_result = TAKE_PTR(result);
+        *ret_outcome = out;
+        return 0;
+}

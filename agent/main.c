@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "agent.h"
+#include "gc-config.h"
+#include "log.h"
+
+static void help(void) {
+        printf("Usage: gc-agent [OPTIONS]\n"
+               "\n"
+               "The government-cloud host agent: holds a long-poll to the orchestrator over\n"
+               "mutual TLS 1.3, runs the jobs for this host on the hypervisor (libvirt),\n"
+               "records each in a local journal, and posts results and the inventory.\n"
+               "\n"
+               "Options:\n"
+               "  -c, --config FILE      configuration (default " CONFIG_DEFAULT_PATH ")\n"
+               "      --check-config     load the configuration, open the hypervisor, print\n"
+               "                         its capacity, then exit\n"
+               "      --log-level LEVEL  error, warning, notice, info (default), debug;\n"
+               "                         or GC_LOG_LEVEL in the environment\n"
+               "  -h, --help             this text\n"
+               "      --version          the version\n"
+               "\n"
+               "Logs go to stderr. SIGTERM or SIGINT stops it after the job in hand, once\n"
+               "its result is posted. See scripts/agent.json.example and include/gc/wire.h.\n");
+}
+
+int main(int argc, char **argv) {
+        static const struct option options[] = {
+                { "config", required_argument, NULL, 'c' },
+                { "check-config", no_argument, NULL, 'C' },
+                { "log-level", required_argument, NULL, 'L' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },
+                {}
+        };
+        struct agent_options opts = { .config_path = CONFIG_DEFAULT_PATH };
+        bool check = false;
+        int c, level, r;
+
+        log_set_component("gc-agent");
+        log_set_max_level(LOG_LEVEL_INFO);
+        log_parse_environment();
+
+        while ((c = getopt_long(argc, argv, "c:h", options, NULL)) >= 0)
+                switch (c) {
+                case 'c':
+                        opts.config_path = optarg;
+                        break;
+                case 'C':
+                        check = true;
+                        break;
+                case 'L':
+                        level = log_level_from_string(optarg);
+                        if (level < 0) {
+                                fprintf(stderr, "gc-agent: --log-level: unknown level \"%s\"\n", optarg);
+                                return 2;
+                        }
+                        log_set_max_level(level);
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                case 'V':
+                        printf("gc-agent %s\n", GC_VERSION);
+                        return 0;
+                default:
+                        fprintf(stderr, "Run 'gc-agent --help' for the options.\n");
+                        return 2;
+                }
+        if (optind < argc) {
+                fprintf(stderr, "gc-agent: unexpected argument \"%s\"\n", argv[optind]);
+                return 2;
+        }
+
+        struct agent *a;
+        if (agent_new(&opts, &a) < 0)
+                return 1;
+        r = check ? agent_check(a, stdout) : agent_run(a);
+        agent_free(a);
+        return r < 0 ? 1 : 0;
+}
