@@ -406,6 +406,22 @@ static void waiter_closed(struct evhttp_connection *conn, void *userdata) {
         waiter_unlink(w->o, w);
 }
 
+/* A host polls on one connection at a time: a parked poll of the same host
+ * belongs to a connection the agent has given up (a restart, a network
+ * cut the TLS layer did not report). Answer it empty, so no job is handed
+ * to it. */
+static void drop_waiters(struct orch *o, const char *host) {
+        for (struct waiter *w = o->waiters, *next; w; w = next) {
+                next = w->next;
+                if (strcmp(w->host, host) != 0)
+                        continue;
+                struct evhttp_request *req = w->req;
+                waiter_unlink(o, w);
+                log_debug("host %s: an older long-poll is dropped", host);
+                reply_jobs(o, req, NULL);
+        }
+}
+
 void dispatch_wake(struct orch *o) {
         for (struct waiter *w = o->waiters, *next; w; w = next) {
                 next = w->next;
@@ -427,6 +443,7 @@ void agent_jobs(struct api_call *c) {
         if (wait > DISPATCH_POLL_SECONDS)
                 wait = DISPATCH_POLL_SECONDS;
 
+        drop_waiters(o, c->who->name);
         cJSON *jobs = take_jobs(o, c->who->name);
         if (jobs || wait == 0) {
                 cJSON *doc = cJSON_CreateObject();
@@ -455,6 +472,8 @@ void agent_hello(struct api_call *c) {
         struct orch *o = c->o;
         const cJSON *cap = cJSON_GetObjectItemCaseSensitive(c->body, "capacity");
         int64_t was_sent = 0;
+
+        drop_waiters(o, c->who->name);
         int r = store_begin(o->store);
         if (r >= 0)
                 r = store_exec(o->store,
