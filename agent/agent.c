@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -28,6 +29,8 @@
 static volatile sig_atomic_t agent_stop = 0;
 static volatile sig_atomic_t agent_stop_signal = 0;
 
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
+
 struct agent {
         struct config *config;
         const struct hv_ops *ops;
@@ -39,6 +42,7 @@ struct agent {
         unsigned heartbeat_seconds;
         unsigned poll_seconds;
         char *problem;                  /* the last refusal logged, to log each once */
+        char *relabel_dir;              /* --unsafe-test-relabel */
 };
 
 static void agent_on_signal(int sig) {
@@ -60,6 +64,11 @@ int agent_new(const struct agent_options *opts, struct agent **ret) {
 
         a = xnew(struct agent, 1);
         a->ops = opts->ops ?: &hv_libvirt_ops;
+        if (opts->unsafe_test_relabel_dir) {
+                a->relabel_dir = xstrdup(opts->unsafe_test_relabel_dir);
+                log_warning("UNSAFE: labels in %s/*.json are applied behind the orchestrator's back (tests and demos only)",
+                            a->relabel_dir);
+        }
         r = config_load(opts->config_path, &a->config, &err);
         if (r < 0) {
                 /* The message says why already. */
@@ -77,6 +86,7 @@ int agent_new(const struct agent_options *opts, struct agent **ret) {
 void agent_free(struct agent *a) {
         if (!a)
                 return;
+        free(a->relabel_dir);
         client_free(a->client);
         journal_close(a->journal);
         if (a->hv)
@@ -348,10 +358,56 @@ static int agent_post_unposted(struct agent *a) {
         }
 }
 
+/* --unsafe-test-relabel: change labels as an outsider would (see agent.h). */
+static void agent_test_relabel(struct agent *a) {
+        _cleanup_(closedirp) DIR *d = opendir(a->relabel_dir);
+        struct dirent *de;
+
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                size_t len = strlen(de->d_name);
+                if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
+                        continue;
+                _cleanup_free_ char *path = xasprintf("%s/%s", a->relabel_dir, de->d_name);
+                _cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+                struct gc_error err = {};
+                if (json_parse_file(path, 65536, &doc, &err) < 0) {
+                        log_warning("test relabel %s: %s", path, err.message);
+                        unlink(path);
+                        continue;
+                }
+                const cJSON *l = cJSON_GetObjectItemCaseSensitive(doc, "labels");
+                const char *uuid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "uuid"));
+                const char *title = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "title"));
+                const cJSON *num = cJSON_GetObjectItemCaseSensitive(l, "number");
+                const cJSON *req = cJSON_GetObjectItemCaseSensitive(l, "request");
+                struct hv_labels labels = {
+                        .unit = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(l, "unit")),
+                        .system = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(l, "system")),
+                        .role = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(l, "role")),
+                        .number = cJSON_IsNumber(num) ? (unsigned) num->valuedouble : 0,
+                        .request = cJSON_IsNumber(req) ? (int64_t) req->valuedouble : 0,
+                        .pool = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(l, "pool")),
+                };
+                int r = uuid && labels.unit && labels.system && labels.role && labels.pool
+                                ? a->ops->set_labels(a->hv, uuid, title, &labels) : -EINVAL;
+                if (r < 0)
+                        log_warning_errno(r, "UNSAFE test relabel %s: not applied", path);
+                else
+                        log_warning("UNSAFE test relabel: domain %s now titled \"%s\", behind the orchestrator's back",
+                                    uuid, title ?: "");
+                unlink(path);
+        }
+}
+
 static int agent_inventory(struct agent *a) {
         _cleanup_(cJSON_Deletep) cJSON *body = NULL, *answer = NULL;
         int64_t drift = 0, missing = 0;
         int r;
+
+        if (a->relabel_dir)
+                agent_test_relabel(a);
 
         r = agent_inventory_build(a->ops, a->hv, &body);
         if (r < 0) {

@@ -26,6 +26,13 @@
 struct agent_options {
         const char *config_path;
         const struct hv_ops *ops;       /* NULL: hv_libvirt_ops */
+        /* --unsafe-test-relabel DIR: before each inventory, apply every
+         * DIR/NAME.json {"uuid", "title", "labels"} to that domain's labels, as
+         * someone with virsh on the host would, and remove the file. The
+         * test driver lives inside the agent's process, so this is the only
+         * way for tests and demos to change labels behind the orchestrator's
+         * back there. Never in production. */
+        const char *unsafe_test_relabel_dir;
 };
 
 struct agent;

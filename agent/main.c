@@ -20,6 +20,9 @@ static void help(void) {
                "                         its capacity, then exit\n"
                "      --log-level LEVEL  error, warning, notice, info (default), debug;\n"
                "                         or GC_LOG_LEVEL in the environment\n"
+               "      --unsafe-test-relabel DIR  apply DIR/*.json label changes behind the\n"
+               "                         orchestrator's back (tests and demos on the test\n"
+               "                         driver only)\n"
                "  -h, --help             this text\n"
                "      --version          the version\n"
                "\n"
@@ -32,6 +35,7 @@ int main(int argc, char **argv) {
                 { "config", required_argument, NULL, 'c' },
                 { "check-config", no_argument, NULL, 'C' },
                 { "log-level", required_argument, NULL, 'L' },
+                { "unsafe-test-relabel", required_argument, NULL, 'U' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {}
@@ -51,6 +55,9 @@ int main(int argc, char **argv) {
                         break;
                 case 'C':
                         check = true;
+                        break;
+                case 'U':
+                        opts.unsafe_test_relabel_dir = optarg;
                         break;
                 case 'L':
                         level = log_level_from_string(optarg);
