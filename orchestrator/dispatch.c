@@ -267,7 +267,7 @@ static int progress(struct orch *o, int64_t system_id) {
                 return r;
         }
         if (strcmp(s.state, "changing") == 0 && pending == 0 && s.return_state[0])
-                return stage(o, system_id, "changing", s.return_state, "R-LC4", NULL);
+                return stage(o, system_id, "changing", s.return_state, "R-LC1", NULL);
         return 0;
 }
 

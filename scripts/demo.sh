@@ -15,6 +15,7 @@ meson compile -C build >/dev/null
 top=$PWD
 gcctl=$top/build/cli/gcctl
 orchestrator=$top/build/orchestrator/gc-orchestrator
+agent=$top/build/agent/gc-agent
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 say() { printf '\033[2m$ %s\033[0m\n' "$*"; }
 
@@ -32,10 +33,10 @@ step "The four jurisdictions' policy packs, checked against the schema"
 echo "(gcctl policy explain policies/NAME.json says what each pack decides, rule by rule)"
 
 step "A PKI for this run (scripts/pki.sh: CA, TLS 1.3 certificates, SM2 signing keys)"
-scripts/pki.sh --out "$work/pki" | tail -n 3
+scripts/pki.sh --out "$work/pki" --host host-a --host host-b --host host-c | tail -n 3
 cd "$work"
 
-step "A local webhook receiver, and the orchestrator on SQLite with two pools"
+step "A local webhook receiver, and the orchestrator on SQLite with two pools (test clock on)"
 python3 "$top/scripts/webhook-receiver.py" "$work/webhook.port" "$work/events" &
 pids+=($!)
 for _ in $(seq 100); do [ -s webhook.port ] && break; sleep 0.05; done
@@ -57,7 +58,7 @@ cat >orchestrator.json <<JSON
   "notify": { "retry_initial_ms": 200, "retry_max_ms": 2000 }
 }
 JSON
-"$orchestrator" --config orchestrator.json --ready-file ready 2>orchestrator.log &
+"$orchestrator" --config orchestrator.json --ready-file ready --unsafe-test-clock 2>orchestrator.log &
 pids+=($!)
 for _ in $(seq 200); do [ -s ready ] && break; sleep 0.05; done
 [ -s ready ] || { cat orchestrator.log; exit 1; }
@@ -87,6 +88,61 @@ as authority-authority key add --party approval --id approval-oa --name 市政�
         --public pki/sign/approval-approval-oa.pub >/dev/null
 as authority-authority system list
 
+step "The provider registers three compute nodes; an agent starts on each (libvirt test driver)"
+for h in host-a:包头-A host-b:包头-A host-c:六安-A; do
+        name=${h%%:*} pool=${h#*:}
+        say "gcctl host add $name --pool $pool --underlay 127.0.0.1 --ops 127.0.0.1 --agent-cert pki/tls/host-$name.crt"
+        as provider-provider-ops host add "$name" --pool "$pool" --underlay 127.0.0.1 --ops 127.0.0.1 \
+                --agent-cert "pki/tls/host-$name.crt" >/dev/null
+        mkdir -p "relabel-$name"
+        cat >"agent-$name.json" <<JSON
+{
+  "orchestrator": "$GC_SERVER",
+  "tls": { "cert": "pki/tls/host-$name.crt", "key": "pki/tls/host-$name.key", "ca": "pki/ca.crt" },
+  "libvirt_uri": "test:///default",
+  "storage_pool": "default-pool",
+  "capacity": { "vcpus": 32, "memory_mib": 131072, "storage_gib": 20000, "arch": "x86_64" },
+  "poll_seconds": 25,
+  "journal": "agent-$name.journal"
+}
+JSON
+        "$agent" --config "agent-$name.json" --unsafe-test-relabel "relabel-$name" 2>"agent-$name.log" &
+        pids+=($!)
+done
+for _ in $(seq 200); do
+        up=$(as provider-provider-ops host list --json | python3 -c 'import json,sys; print(sum(h["state"] == "up" for h in json.load(sys.stdin)["hosts"]))')
+        [ "$up" = 3 ] && break
+        sleep 0.1
+done
+as provider-provider-ops host list
+
+# progress SYSTEM: one line that counts the system's VMs running, until all are.
+progress() {
+        local sys=$1 deadline=$((SECONDS + 60)) line
+        while :; do
+                line=$(as authority-authority vm list --system "$sys" --json | python3 -c '
+import json, sys
+vms = [v for v in json.load(sys.stdin)["vms"] if v["state"] != "deleted"]
+run = sum(v["state"] == "running" for v in vms)
+print("%d %d" % (run, len(vms)))')
+                printf '\r  VMs running: %s/%s ' ${line}
+                [ "${line% *}" = "${line#* }" ] && break
+                [ $SECONDS -lt $deadline ] || { echo "(timed out)"; return 1; }
+                sleep 0.2
+        done
+        echo
+}
+# system_state SYSTEM
+system_state() { as authority-authority system show "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["system"]["state"])'; }
+wait_state() {
+        local want=$2 deadline=$((SECONDS + 60))
+        until [ "$(system_state "$1")" = "$want" ]; do
+                [ $SECONDS -lt $deadline ] || { echo "system $1 did not reach $want"; return 1; }
+                sleep 0.2
+        done
+        echo "system $1 is $want"
+}
+
 # Samples carry a fixed approval time; the approval system stamps it now.
 stamp() {
         python3 - "$1" "$2" <<'PY'
@@ -105,6 +161,9 @@ submit() {
 }
 
 submit "A valid apply (Baotou pool: VM names built as unit+system+role+number, R-NM2)" apply.json
+progress 1
+wait_state 1 trial
+as authority-authority vm list --system 1
 step "The approval system retries the same approval: the existing request comes back"
 as approval-approval-oa request submit apply.json --sign pki/sign/approval-approval-oa.key || true
 submit "A classified system (R-RQ1)" apply-classified.json
@@ -116,6 +175,46 @@ openssl genpkey -algorithm SM2 -out forged.key 2>/dev/null
 submit "A forged signature: the right approval system's certificate, a key it never registered" apply-luan.json forged.key
 submit "A replay: approval OA-2026-0001 again, with other content" apply-replay.json
 submit "The wrong role: the tenant's certificate submitting a request" apply.json pki/sign/approval-approval-oa.key "tenant-$tenant"
+
+submit "A change in the trial: 应用服务器1 grows to 8 vCPUs and 16 GiB, one 应用服务器 is added" change-resize-add.json
+progress 1
+wait_state 1 trial
+submit "A second change in the same calendar month, without an exception (R-RQ3)" change-second.json
+
+step "Labels changed behind the orchestrator's back (as virsh on the host would), then repaired (R-NM3)"
+read -r vm_uuid vm_host < <(as authority-authority vm list --system 1 --json | python3 -c '
+import json, sys
+v = [v for v in json.load(sys.stdin)["vms"] if v["name"].endswith("应用服务器2")][0]
+print(v["uuid"], v["host"])')
+cat >"relabel-$vm_host/drift.json" <<JSON
+{ "uuid": "$vm_uuid", "title": "临时测试机", "labels": { "unit": "市xx局", "system": "协同办公OA", "role": "测试", "number": 9, "request": 1, "pool": "包头-A" } }
+JSON
+echo "title of 市xx局协同办公OA应用服务器2 on $vm_host changed to 临时测试机"
+for _ in $(seq 300); do
+        n=$(as authority-authority audit list --limit 1000 --json | python3 -c '
+import json, sys
+r = json.load(sys.stdin)["records"]
+d = [x for x in r if x["action"] == "vm.drift"]
+print(len(d) and len([x for x in r if x["action"] == "job.done" and x["seq"] > d[-1]["seq"]]) and 1 or 0)')
+        [ "$n" = 1 ] && break
+        sleep 0.1
+done
+as authority-authority audit list --limit 1000 --json | python3 -c '
+import json, sys
+for x in json.load(sys.stdin)["records"]:
+    if x["action"] == "vm.drift":
+        d = x["detail"]
+        print("audit %d vm.drift (%s): %s found titled %s, role %s; expected role %s" % (x["seq"], x["rule"], d["vm"], d["found_title"], d["found"]["role"], d["expected"]["role"]))
+    if x["action"] == "job.done" and x["seq"] > 0 and x["detail"].get("vm", "").endswith("应用服务器2"):
+        last = "audit %d job.done: %s relabelled on %s" % (x["seq"], x["detail"]["vm"], x["detail"]["host"])
+print(last)'
+
+step "A month passes on the test clock: the trial ends (R-LC2)"
+as authority-authority clock advance 31d
+wait_state 1 awaiting_golive
+
+step "Every VM, per host, with its labels"
+as provider-provider-ops vm list
 
 step "What the tenant sees: its own unit's systems, with their states"
 as "tenant-$tenant" system list
@@ -132,7 +231,7 @@ curl -sS --cacert pki/ca.crt --cert pki/tls/provider-provider-ops.crt --key pki/
 step "The events the webhook receiver got, each signed with the orchestrator's service key"
 for _ in $(seq 100); do
         n=$(ls events/*.json 2>/dev/null | wc -l)
-        [ "$n" -ge 10 ] && break
+        [ "$n" -ge 16 ] && break
         sleep 0.1
 done
 for f in events/*.json; do

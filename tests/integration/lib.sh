@@ -225,13 +225,15 @@ EOF
 }
 _ready_port() { [[ -s $T/ready ]] && grep -Eq '^127\.0\.0\.1 [0-9]+$' "$T/ready"; }
 _healthy() { api authority GET /healthz && [[ $STATUS == 200 ]]; }
-# orch_start: start gc-orchestrator on $CONFIG; PORT and URL once it answers /healthz.
+# orch_start: start gc-orchestrator on $CONFIG (extra options in ORCH_ARGS);
+# PORT and URL once it answers /healthz.
+ORCH_ARGS=()
 orch_start() {
 	[[ -x $ORCH_BIN ]] || bail "$ORCH_BIN is not built"
 	[[ -z $ORCH_PID ]] || bail "orch_start: already running ($ORCH_PID)"
 	rm -f "$T/ready"
 	printf -- '--- start %s\n' "$(date -u +%FT%TZ)" >>"$ORCH_LOG"
-	(cd "$T" && exec "$ORCH_BIN" -c "$CONFIG" --ready-file "$T/ready") >>"$ORCH_LOG" 2>&1 &
+	(cd "$T" && exec "$ORCH_BIN" -c "$CONFIG" --ready-file "$T/ready" "${ORCH_ARGS[@]}") >>"$ORCH_LOG" 2>&1 &
 	ORCH_PID=$!
 	local deadline=$((SECONDS + 30))
 	while ! _ready_port; do
