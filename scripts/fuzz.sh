@@ -17,7 +17,7 @@ meson compile -C build-fuzz >/dev/null
 
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 mkdir -p build-fuzz/findings
-for t in jcs pack request; do
+for t in jcs pack request agent; do
         corpus=build-fuzz/corpus-$t
         mkdir -p "$corpus"
         cp policies/*.json tests/fuzz/corpus/* scripts/samples/*.json "$corpus"/
