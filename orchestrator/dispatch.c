@@ -5,7 +5,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <sys/socket.h>
+
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 
@@ -387,12 +390,14 @@ static void reply_jobs(struct orch *o, struct evhttp_request *req, cJSON *jobs) 
         reply_req(o, req, 200, doc);
 }
 
+static bool waiter_alive(struct waiter *w);
+
 static void waiter_timeout(evutil_socket_t fd, short events, void *userdata) {
         struct waiter *w = userdata;
         struct orch *o = w->o;
         (void) fd;
         (void) events;
-        cJSON *jobs = take_jobs(o, w->host);
+        cJSON *jobs = waiter_alive(w) ? take_jobs(o, w->host) : NULL;
         struct evhttp_request *req = w->req;
         waiter_unlink(o, w);
         reply_jobs(o, req, jobs);
@@ -422,9 +427,28 @@ static void drop_waiters(struct orch *o, const char *host) {
         }
 }
 
+/* Is the parked poll's client still there? evhttp stops reading a
+ * connection while a request is in hand, so it does not notice the peer
+ * leaving. A client waiting for its answer sends nothing: anything to read
+ * (a TLS close_notify) or an end of file means it is gone. */
+static bool waiter_alive(struct waiter *w) {
+        struct bufferevent *bev = w->conn ? evhttp_connection_get_bufferevent(w->conn) : NULL;
+        evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+        char b;
+        if (fd < 0)
+                return false;
+        ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+        return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+}
+
 void dispatch_wake(struct orch *o) {
         for (struct waiter *w = o->waiters, *next; w; w = next) {
                 next = w->next;
+                if (!waiter_alive(w)) {
+                        log_debug("host %s: its parked long-poll is gone", w->host);
+                        waiter_unlink(o, w);
+                        continue;
+                }
                 cJSON *jobs = take_jobs(o, w->host);
                 if (!jobs)
                         continue;
@@ -444,6 +468,14 @@ void agent_jobs(struct api_call *c) {
                 wait = DISPATCH_POLL_SECONDS;
 
         drop_waiters(o, c->who->name);
+        /* An agent posts the results of one poll's jobs before it polls
+         * again (wire.h): a job still "sent" now went to a poll the agent
+         * never saw (a connection that died while parked). */
+        int64_t lost = 0;
+        if (store_exec(o->store, "UPDATE jobs SET state = 'queued' WHERE host = ? AND state = 'sent'",
+                       STORE_ARGS(STORE_TEXT(c->who->name)), &lost) >= 0 && lost > 0)
+                log_notice("host %s: %lld job%s sent on a poll it never received: sending again", c->who->name,
+                           (long long) lost, lost == 1 ? "" : "s");
         cJSON *jobs = take_jobs(o, c->who->name);
         if (jobs || wait == 0) {
                 cJSON *doc = cJSON_CreateObject();
@@ -472,9 +504,13 @@ void agent_hello(struct api_call *c) {
         struct orch *o = c->o;
         const cJSON *cap = cJSON_GetObjectItemCaseSensitive(c->body, "capacity");
         int64_t was_sent = 0;
+        _cleanup_free_ char *prev_state = NULL;
 
         drop_waiters(o, c->who->name);
         int r = store_begin(o->store);
+        if (r >= 0)
+                r = store_query_text(o->store, "SELECT state FROM hosts WHERE name = ?", STORE_ARGS(STORE_TEXT(c->who->name)),
+                                     &prev_state);
         if (r >= 0)
                 r = store_exec(o->store,
                                "UPDATE hosts SET vcpus = ?, memory_mib = ?, storage_gib = ?, arch = ?, hypervisor = ?, last_seen = ?, state = 'up' WHERE name = ?",
@@ -496,12 +532,22 @@ void agent_hello(struct api_call *c) {
                                          .object = object, .approval = "", .outcome = "recorded", .rule = "", .detail = detail };
                 r = audit_append(o->store, o->audit_hash, &e, NULL);
                 cJSON_Delete(detail);
+                o->metrics.audit_records++;
+        }
+        if (r >= 0 && prev_state && strcmp(prev_state, "down") == 0) {
+                struct audit_entry e = { .time = orch_now(o), .actor = c->who->name, .role = "host", .action = "host.up",
+                                         .object = "", .approval = "", .outcome = "recorded", .rule = "", .detail = NULL };
+                char object[300];
+                snprintf(object, sizeof object, "host:%s", c->who->name);
+                e.object = object;
+                r = audit_append(o->store, o->audit_hash, &e, NULL);
+                o->metrics.audit_records++;
+                log_notice("host %s is up again", c->who->name);
         }
         if (r >= 0)
                 r = store_commit(o->store);
         if (r < 0)
                 return fail_store(c, r);
-        o->metrics.audit_records++;
         log_info("host %s: hello, %ld vCPUs, %ld MiB, %ld GiB, %s (%s); %lld job%s to send again", c->who->name,
                  int_at(cap, "vcpus", 0), int_at(cap, "memory_mib", 0), int_at(cap, "storage_gib", 0), str_at(cap, "arch"),
                  str_at(c->body, "hypervisor") ?: "?", (long long) was_sent, was_sent == 1 ? "" : "s");

@@ -15,6 +15,9 @@
  *   GET /v1/agent/jobs?wait=SECONDS    long-poll, at most poll_seconds
  *     -> 200 {"jobs": [JOB, ...]}      at once when jobs are queued, else
  *                                      when one is, else [] at the timeout
+ *     An agent posts the results of one poll's jobs before it polls again:
+ *     a job still without a result at the next poll went to a poll the
+ *     agent never received, and is sent again.
  *
  *   POST /v1/agent/results
  *     {"results": [{"job": 12, "ok": true, "vm": VMSTATE}
