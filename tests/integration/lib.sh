@@ -51,6 +51,12 @@ _cleanup() {
 		printf '# the last lines of the orchestrator log:\n'
 		tail -n 25 "$ORCH_LOG" | sed 's/^/#   /'
 	fi
+	for p in ${LOGS[@]+"${!LOGS[@]}"}; do
+		if [[ $rc -ne 0 && -s ${LOGS[$p]} ]]; then
+			printf '# the last lines of the %s log:\n' "$p"
+			tail -n 15 "${LOGS[$p]}" | sed 's/^/#   /'
+		fi
+	done
 	if [[ -n ${GC_KEEP_TMP:-} ]]; then
 		printf '# kept %s\n' "$T"
 	else
@@ -105,12 +111,21 @@ is() {
 		printf '    # got:  %s\n    # want: %s\n' "$2" "$3"
 	fi
 }
+# LOGS: further logs (name=FILE) that must hold no sanitizer report, and
+# whose last lines are shown when a test fails (the agents' logs).
+declare -A LOGS=()
+# sanitizer_clean NAME FILE: a check that FILE holds no sanitizer report.
+sanitizer_clean() {
+	if [[ -s $2 ]] && grep -Eq 'runtime error:|AddressSanitizer|LeakSanitizer|ThreadSanitizer' "$2"; then
+		fail "the $1 log holds no sanitizer report"
+		grep -E -m 5 'runtime error:|Sanitizer' "$2" | sed 's/^/    # /'
+	fi
+}
 # finish: the plan and the exit status.
 finish() {
-	if [[ -s $ORCH_LOG ]] && grep -Eq 'runtime error:|AddressSanitizer|LeakSanitizer|ThreadSanitizer' "$ORCH_LOG"; then
-		fail "the orchestrator's log holds no sanitizer report"
-		grep -E -m 5 'runtime error:|Sanitizer' "$ORCH_LOG" | sed 's/^/    # /'
-	fi
+	local name
+	sanitizer_clean orchestrator "$ORCH_LOG"
+	for name in ${LOGS[@]+"${!LOGS[@]}"}; do sanitizer_clean "$name" "${LOGS[$name]}"; done
 	printf '1..%d\n' "$N"
 	[[ $N -gt 0 ]] || bail "no check ran"
 	if [[ $FAILS -ne 0 ]]; then
@@ -349,12 +364,14 @@ register_approval_system() {
 	api authority POST /v1/approval-systems "{\"id\": $(jstr "$1"), \"name\": $(jstr "OA $1"), \"public_key\": $(jstr "$(cat "$2")")}"
 	want 201 >"$T/reg.err" || bail "register approval system $1: $(cat "$T/reg.err")"
 }
-# register_host NAME POOL [CAPACITY-JSON]: with a declared capacity (a large
-# x86_64 host by default), so that requests can be placed before any agent
-# says hello.
+# register_host NAME POOL [CAPACITY-JSON | none]: with a declared capacity (a
+# large x86_64 host by default), so that requests can be placed before any
+# agent says hello; "none" declares none (the agent's hello brings it).
 register_host() {
 	local cap=${3:-'{"vcpus": 100000, "memory_mib": 100000000, "storage_gib": 100000000, "arch": "x86_64"}'}
-	api provider POST /v1/hosts "{\"name\": $(jstr "$1"), \"pool\": $(jstr "$2"), \"underlay_address\": \"10.0.0.1\", \"operations_address\": \"10.1.0.1\", \"capacity\": $cap}"
+	local capacity=", \"capacity\": $cap"
+	[[ $cap != none ]] || capacity=
+	api provider POST /v1/hosts "{\"name\": $(jstr "$1"), \"pool\": $(jstr "$2"), \"underlay_address\": \"10.0.0.1\", \"operations_address\": \"10.1.0.1\"$capacity}"
 	want 201 >"$T/reg.err" || bail "register host $1: $(cat "$T/reg.err")"
 }
 # register_baseline: the unit 市xx局, its four systems (协同办公OA with its
