@@ -380,9 +380,21 @@ static int jobs_converge(struct jobs_run_state *st, const struct hv_spec *s, boo
                 jobs_act(st, "relabelled");
         }
         if (running && d->state != HV_STATE_RUNNING) {
-                if (d->state == HV_STATE_PAUSED)
-                        jobs_act(st, "paused, left paused");
-                else {
+                if (d->state == HV_STATE_PAUSED) {
+                        /* A start still under way (an agent killed mid-start
+                         * leaves libvirt finishing it) shows as paused for a
+                         * moment; a domain an operator paused stays paused. */
+                        enum hv_state now = d->state;
+                        for (int i = 0; i < 100 && now == HV_STATE_PAUSED; i++) {
+                                struct hv_domain again = {};
+                                struct timespec ts = { .tv_nsec = 100 * 1000 * 1000 };
+                                nanosleep(&ts, NULL);
+                                if (ops->get(hv, s->uuid, &again) >= 0)
+                                        now = again.state;
+                                hv_domain_done(&again);
+                        }
+                        jobs_act(st, now == HV_STATE_RUNNING ? "was starting up, now running" : "paused, left paused");
+                } else {
                         r = ops->start(hv, s->uuid);
                         if (r < 0)
                                 return jobs_fail(st, r, "start");

@@ -752,6 +752,26 @@ void agent_inventory(struct api_call *c) {
                 }
                 cJSON *detail = NULL;
                 const char *action = NULL, *rule = "";
+                if (found) {
+                        /* What the hypervisor says is the VM's state now. */
+                        _cleanup_free_ char *observed = cJSON_PrintUnformatted(found);
+                        const char *state = strcmp(str_at(found, "state") ?: "", "running") == 0 ? "running" : "stopped";
+                        int64_t changed = 0;
+                        r = store_exec(o->store, "UPDATE vms SET observed = ?, state = ? WHERE id = ? AND state <> ?",
+                                       STORE_ARGS(STORE_TEXT(observed), STORE_TEXT(state), STORE_INT(vms.v[i].id), STORE_TEXT(state)),
+                                       &changed);
+                        if (r >= 0 && changed) {
+                                int64_t sys = 0;
+                                r = store_query_int(o->store, "SELECT system_id FROM vms WHERE id = ?", STORE_ARGS(STORE_INT(vms.v[i].id)), &sys);
+                                if (r >= 0)
+                                        r = progress(o, sys);
+                                log_info("host %s: %s is %s", c->who->name, v.name, state);
+                        }
+                        if (r < 0) {
+                                vm_row_done(&v);
+                                break;
+                        }
+                }
                 if (!found) {
                         /* The hypervisor lost it (a restart of a transient host): create it again. */
                         action = "vm.missing";
