@@ -393,6 +393,11 @@ static int reference_fill(const struct options *o, struct reference *ref, const 
                                STORE_ARGS(STORE_TEXT(cfg->pools[i].name), STORE_TEXT(cfg->pools[i].pack->id), STORE_INT(now)),
                                NULL);
         if (r >= 0)
+                r = store_exec(s, "INSERT INTO hosts (name, pool, underlay_address, operations_address, state, created, "
+                                  "vcpus, memory_mib, storage_gib, arch) VALUES ('host-a', ?, '10.0.0.1', '10.1.0.1', 'registered', ?, "
+                                  "1000000, 1000000000, 1000000000, 'x86_64')",
+                               STORE_ARGS(STORE_TEXT(cfg->pools[0].name), STORE_INT(now)), NULL);
+        if (r >= 0)
                 r = store_exec(s, "INSERT INTO approval_systems (id, name, key_type, public_key, fingerprint, created) "
                                   "VALUES (?, ?, ?, ?, ?, ?)",
                                STORE_ARGS(STORE_TEXT(APPROVAL_SYSTEM), STORE_TEXT(APPROVAL_SYSTEM),
@@ -460,12 +465,37 @@ static int reference_accept(struct reference *ref, const struct prepared *p, int
         cJSON_AddNumberToObject(detail, "trial_length", ref->trial_length);
         cJSON_AddItemToObject(detail, "vms", names);
         for (size_t k = 0; k < p->n_vms; k++) {
-                r = store_exec(s,
-                               "INSERT INTO vms (system_id, pool, name, role, number, spec, state, request_id) VALUES (?, ?, ?, ?, ?, ?, 'planned', ?)",
-                               STORE_ARGS(STORE_INT(system_id), STORE_TEXT(ref->pool), STORE_TEXT(p->vms[k].name),
-                                          STORE_TEXT(p->vms[k].role), STORE_INT(p->vms[k].number), STORE_TEXT(p->vms[k].spec),
-                                          STORE_INT(id)),
-                               NULL);
+                int64_t vm_id = 0;
+                char uuid[40];
+                snprintf(uuid, sizeof uuid, "00000000-0000-4000-8000-%012llx", (unsigned long long) (id * 1000 + k));
+                _cleanup_(cJSON_Deletep) cJSON *spec = cJSON_Parse(p->vms[k].spec);
+                int64_t vcpus = (int64_t) cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(spec, "vcpus"));
+                int64_t mem = (int64_t) cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(spec, "memory_gib"));
+                int64_t disk = (int64_t) cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "system_disk"), "gib")) +
+                               (int64_t) cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "data_disk"), "gib"));
+                r = store_query_int(s,
+                                    "INSERT INTO vms (system_id, pool, name, role, number, spec, state, request_id, vcpus, memory_gib, disk_gib) "
+                                    "VALUES (?, ?, ?, ?, ?, ?, 'planned', ?, ?, ?, ?) RETURNING id",
+                                    STORE_ARGS(STORE_INT(system_id), STORE_TEXT(ref->pool), STORE_TEXT(p->vms[k].name),
+                                               STORE_TEXT(p->vms[k].role), STORE_INT(p->vms[k].number), STORE_TEXT(p->vms[k].spec),
+                                               STORE_INT(id), STORE_INT(vcpus), STORE_INT(mem), STORE_INT(disk)),
+                                    &vm_id);
+                /* Its placement and its job, as dispatch_assign and dispatch_enqueue write them. */
+                if (r >= 0)
+                        r = store_exec(s, "UPDATE vms SET uuid = ?, host = 'host-a' WHERE id = ?",
+                                       STORE_ARGS(STORE_TEXT(uuid), STORE_INT(vm_id)), NULL);
+                if (r >= 0) {
+                        _cleanup_free_ char *payload = xasprintf(
+                                "{\"uuid\":\"%s\",\"name\":\"gc-%s\",\"title\":\"%s\",\"labels\":{\"unit\":\"%s\",\"system\":\"%s\","
+                                "\"role\":\"%s\",\"number\":%u,\"request\":%lld,\"pool\":\"%s\"},\"arch\":\"x86_64\",\"vcpus\":4,"
+                                "\"max_vcpus\":64,\"memory_mib\":8192,\"max_memory_mib\":524288,\"disks\":[{\"name\":\"system\",\"gib\":40,"
+                                "\"type\":\"SSD\"},{\"name\":\"data\",\"gib\":200,\"type\":\"SAS\"}],\"image\":\"麒麟V10\",\"running\":true}",
+                                uuid, uuid, p->vms[k].name, UNIT, p->system_name, p->vms[k].role, p->vms[k].number,
+                                (long long) id, ref->pool);
+                        r = store_exec(s, "INSERT INTO jobs (host, vm_id, request_id, kind, payload, state, created) "
+                                          "VALUES ('host-a', ?, ?, 'vm.ensure', ?, 'queued', ?)",
+                                       STORE_ARGS(STORE_INT(vm_id), STORE_INT(id), STORE_TEXT(payload), STORE_INT(now)), NULL);
+                }
                 if (r < 0)
                         goto fail;
                 cJSON_AddItemToArray(names, cJSON_CreateString(p->vms[k].name));
@@ -562,7 +592,7 @@ static int compare_rows(const struct options *o) {
                               "FROM requests ORDER BY id" },
                 { "systems", "SELECT s.id, u.name AS unit, s.name, s.mlps_level, s.availability, s.classified, s.state, s.pool, "
                              "s.trial_length, s.agreement FROM systems s JOIN units u ON u.id = s.unit_id ORDER BY s.id" },
-                { "vms", "SELECT id, system_id, pool, name, role, number, spec, state, request_id FROM vms ORDER BY id" },
+                { "vms", "SELECT id, system_id, pool, name, role, number, spec, state, request_id, vcpus, memory_gib, disk_gib FROM vms ORDER BY id" },
                 { "transitions", "SELECT id, system_id, from_state, to_state, actor, request_id FROM transitions ORDER BY id" },
                 { "audit", "SELECT actor, role, action, object, approval, outcome, rule, detail FROM audit "
                            "WHERE action = 'request.accepted' ORDER BY seq" },

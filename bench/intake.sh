@@ -90,6 +90,14 @@ import json, sys
 print(json.dumps({"id": "approval-oa", "name": "市政务OA", "public_key": open(sys.argv[1]).read()}))
 ' "$pki/sign/approval-approval-oa.pub")"
 
+# One host with room for every VM (no agent runs: jobs stay queued).
+curl -sS --fail-with-body --tlsv1.3 --cacert "$pki/ca.crt" \
+        --cert "$pki/tls/provider-provider-ops.crt" --key "$pki/tls/provider-provider-ops.key" \
+        -H 'Content-Type: application/json' -X POST "$url/v1/hosts" --data-binary \
+        '{"name": "host-a", "pool": "包头-A", "underlay_address": "10.0.0.1", "operations_address": "10.1.0.1",
+          "capacity": {"vcpus": 1000000, "memory_mib": 1000000000, "storage_gib": 1000000000, "arch": "x86_64"}}' \
+        >"$work/reply.json" || { echo "intake.sh: POST /v1/hosts failed:" >&2; cat "$work/reply.json" >&2; exit 1; }
+
 echo "file system of $work: $(stat -f -c %T "$work")"
 rc=0
 "$bench" --url "$url" --pki "$pki" --config "$work/orchestrator.json" \

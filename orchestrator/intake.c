@@ -93,6 +93,11 @@ static long int_at(const cJSON *o, const char *key, long def) {
         return cJSON_IsNumber(v) ? (long) v->valuedouble : def;
 }
 
+static long spec_disk_gib(const cJSON *spec) {
+        return int_at(cJSON_GetObjectItemCaseSensitive(spec, "system_disk"), "gib", 0) +
+               int_at(cJSON_GetObjectItemCaseSensitive(spec, "data_disk"), "gib", 0);
+}
+
 /* ---- the reply for an accepted or an existing request ---- */
 
 static void reply_request(struct api_call *c, int status, int64_t request_id, bool existing) {
@@ -731,8 +736,10 @@ static int apply_change(struct intake *in, int64_t request_id) {
                         cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "data_disk"), "gib",
                                                                cJSON_CreateNumber(int_at(item, "data_disk_gib", 0)));
                 _cleanup_free_ char *text = cJSON_PrintUnformatted(spec);
-                r = store_exec(o->store, "UPDATE vms SET spec = ?, request_id = ? WHERE id = ?",
-                               STORE_ARGS(STORE_TEXT(text), STORE_INT(request_id), STORE_INT(vm_id)), NULL);
+                r = store_exec(o->store, "UPDATE vms SET spec = ?, request_id = ?, vcpus = ?, memory_gib = ?, disk_gib = ? WHERE id = ?",
+                               STORE_ARGS(STORE_TEXT(text), STORE_INT(request_id), STORE_INT(int_at(spec, "vcpus", 0)),
+                                          STORE_INT(int_at(spec, "memory_gib", 0)), STORE_INT(spec_disk_gib(spec)),
+                                          STORE_INT(vm_id)), NULL);
                 if (r >= 0)
                         r = dispatch_enqueue(o, vm_id, request_id, "vm.ensure");
                 if (r < 0)
@@ -794,10 +801,13 @@ static int accept(struct intake *in, int64_t *ret_id) {
                 _cleanup_free_ char *spec = cJSON_PrintUnformatted(in->vms[i].spec);
                 int64_t vm_id = 0;
                 r = store_query_int(o->store,
-                                    "INSERT INTO vms (system_id, pool, name, role, number, spec, state, request_id) VALUES (?, ?, ?, ?, ?, ?, 'planned', ?) RETURNING id",
+                                    "INSERT INTO vms (system_id, pool, name, role, number, spec, state, request_id, vcpus, memory_gib, disk_gib) "
+                                    "VALUES (?, ?, ?, ?, ?, ?, 'planned', ?, ?, ?, ?) RETURNING id",
                                     STORE_ARGS(STORE_INT(in->system_id), STORE_TEXT(in->pool->name), STORE_TEXT(in->vms[i].name),
                                                STORE_TEXT(in->vms[i].role), STORE_INT(in->vms[i].number), STORE_TEXT(spec),
-                                               STORE_INT(id)),
+                                               STORE_INT(id), STORE_INT(int_at(in->vms[i].spec, "vcpus", 0)),
+                                               STORE_INT(int_at(in->vms[i].spec, "memory_gib", 0)),
+                                               STORE_INT(spec_disk_gib(in->vms[i].spec))),
                                     &vm_id);
                 if (r >= 0)
                         r = dispatch_assign(o, vm_id, in->vms[i].host);

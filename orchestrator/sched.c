@@ -63,16 +63,15 @@ struct used_ctx {
         struct rooms *rooms;
 };
 
-/* Subtract what the VMs already placed use. */
+/* Subtract what the VMs already placed use (summed per host). */
 static int used_cb(const struct store_row *row, void *userdata) {
         struct rooms *r = userdata;
         for (size_t i = 0; i < r->n; i++) {
                 if (strcmp(r->v[i].name, row->v[0].s) != 0)
                         continue;
-                _cleanup_(cJSON_Deletep) cJSON *spec = cJSON_Parse(row->v[1].s);
-                r->v[i].vcpus -= spec_int(spec, "vcpus");
-                r->v[i].memory_mib -= spec_int(spec, "memory_gib") * 1024;
-                r->v[i].storage_gib -= spec_disks(spec);
+                r->v[i].vcpus -= row->v[1].i;
+                r->v[i].memory_mib -= row->v[2].i * 1024;
+                r->v[i].storage_gib -= row->v[3].i;
         }
         return 0;
 }
@@ -89,8 +88,15 @@ static int load_rooms(struct orch *o, const char *pool, const char *only_host, s
                                 STORE_ARGS(STORE_TEXT(pool)), host_cb, r);
         if (n < 0)
                 return n;
-        return store_query(o->store, "SELECT host, spec FROM vms WHERE host IS NOT NULL AND state <> 'deleted'",
-                           STORE_NO_ARGS, used_cb, r);
+        if (only_host)
+                return store_query(o->store,
+                                   "SELECT host, SUM(vcpus), SUM(memory_gib), SUM(disk_gib) FROM vms "
+                                   "WHERE host = ? AND state <> 'deleted' GROUP BY host",
+                                   STORE_ARGS(STORE_TEXT(only_host)), used_cb, r);
+        return store_query(o->store,
+                           "SELECT v.host, SUM(v.vcpus), SUM(v.memory_gib), SUM(v.disk_gib) FROM vms v JOIN hosts h ON h.name = v.host "
+                           "WHERE h.pool = ? AND v.state <> 'deleted' GROUP BY v.host",
+                           STORE_ARGS(STORE_TEXT(pool)), used_cb, r);
 }
 
 struct same_ctx {

@@ -173,6 +173,14 @@ static const char *const migrations[] = {
         "CREATE TABLE settings ("
         "  key TEXT PRIMARY KEY,"
         "  value TEXT NOT NULL);",
+        /* 3: each VM's size as columns, so placement sums them in the engine */
+        "ALTER TABLE vms ADD COLUMN vcpus INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE vms ADD COLUMN memory_gib INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE vms ADD COLUMN disk_gib INTEGER NOT NULL DEFAULT 0;"
+        "UPDATE vms SET vcpus = COALESCE(json_extract(spec, '$.vcpus'), 0),"
+        "  memory_gib = COALESCE(json_extract(spec, '$.memory_gib'), 0),"
+        "  disk_gib = COALESCE(json_extract(spec, '$.system_disk.gib'), 0) + COALESCE(json_extract(spec, '$.data_disk.gib'), 0);"
+        "CREATE INDEX vms_host_state ON vms(host, state);",
 };
 
 static int sqlite_fail(struct store *s, int rc, const char *what) {

@@ -44,7 +44,7 @@ static void test_migrations(void **state) {
 
         assert_int_equal(store_open(path, &s), 0);
         assert_int_equal(store_version(s, &v), 0);
-        assert_int_equal(v, 2);
+        assert_int_equal(v, 3);
         assert_int_equal(store_exec(s, "INSERT INTO units (name, created) VALUES (?, ?)",
                                     STORE_ARGS(STORE_TEXT("市xx局"), STORE_INT(1)), NULL), 0);
         store_close(s);
@@ -52,7 +52,7 @@ static void test_migrations(void **state) {
         /* Reopening keeps the data and does not migrate again. */
         assert_int_equal(store_open(path, &s), 0);
         assert_int_equal(store_version(s, &v), 0);
-        assert_int_equal(v, 2);
+        assert_int_equal(v, 3);
         int64_t n = 0;
         assert_int_equal(store_query_int(s, "SELECT COUNT(*) FROM units", STORE_NO_ARGS, &n), 0);
         assert_int_equal(n, 1);
