@@ -407,7 +407,7 @@ SAW_DRIFTED=no
 # drift_repaired: vm.drift, then a job.done for the VM; gcctl vm list on the way.
 drift_repaired() {
 	if gcctl_as provider vm list --system "$SYS1" >"$T/vmlist.out" 2>&1 &&
-		grep -F "$DRIFT_VM" "$T/vmlist.out" | grep -q DRIFTED; then
+		grep -F "$DRIFT_VM" "$T/vmlist.out" | grep DRIFTED >/dev/null; then
 		SAW_DRIFTED=yes
 	fi
 	aq "(lambda dr: bool(dr) and any(r['action'] == 'job.done' and r['seq'] > dr[0] and r['detail']['uuid'] == '$DRIFT_UUID' for r in d['records']))([r['seq'] for r in d['records'] if r['seq'] > $MARK5 and r['action'] == 'vm.drift' and r['detail']['uuid'] == '$DRIFT_UUID']) or 1/0"

@@ -81,7 +81,7 @@ run() {
 # (grep -E) in stdout+stderr.
 expect() {
         local name=$1 want=$2 pat=$3; shift 3
-        if run "$want" "$@" && cat out.txt err.txt | grep -qE -- "$pat"; then
+        if run "$want" "$@" && grep -qE -- "$pat" out.txt err.txt; then
                 pass "$name"
         else
                 fail "$name (exit $last_rc, want $want; pattern: $pat)"

@@ -96,10 +96,10 @@ help_describes_layout() {
 	grep -q 'pki.json' <<<"$out" && grep -q 'sign/<role>-<slug>' <<<"$out"
 }
 no_private_key_in() { ! grep -q -e 'PRIVATE KEY' -e 'priv:' "$1"; }
-no_operator_signing_key() { ! cut -f1,3 "$1" | grep -qx $'operator\tsign'; }
-text_has_after() { grep -A1 -- "$2" <<<"$1" | grep -q -- "$3"; } # TEXT LINE NEXT-LINE-PATTERN
-subject_ends_with() { subject_utf8 "$1" | grep -q -- "$2\$"; }
-cn_is_utf8string() { openssl asn1parse -in "$1" | grep -q "UTF8STRING *:$2\$"; }
+no_operator_signing_key() { ! cut -f1,3 "$1" | grep -x $'operator\tsign' >/dev/null; }
+text_has_after() { grep -A1 -- "$2" <<<"$1" | grep -- "$3" >/dev/null; } # TEXT LINE NEXT-LINE-PATTERN
+subject_ends_with() { subject_utf8 "$1" | grep -- "$2\$" >/dev/null; }
+cn_is_utf8string() { openssl asn1parse -in "$1" | grep "UTF8STRING *:$2\$" >/dev/null; }
 leaf_is_sound() { # CERT KEY: matching key, EC P-256, CA:FALSE, SKI and AKI
 	local t
 	[[ $(openssl x509 -in "$1" -noout -pubkey) == "$(openssl pkey -in "$2" -pubout)" ]] || return 1
@@ -113,10 +113,10 @@ serials_unique() {
 	[[ -z $dups ]]
 }
 is_sm2_pkcs8() {
-	head -1 "$1" | grep -qx -- '-----BEGIN PRIVATE KEY-----' && openssl asn1parse -in "$1" | grep -q 'OBJECT *:sm2'
+	head -1 "$1" | grep -x -- '-----BEGIN PRIVATE KEY-----' >/dev/null && openssl asn1parse -in "$1" | grep 'OBJECT *:sm2' >/dev/null
 }
 is_sm2_pub_of() { # PUB KEY
-	openssl pkey -pubin -in "$1" | openssl asn1parse | grep -q 'OBJECT *:sm2' &&
+	openssl pkey -pubin -in "$1" | openssl asn1parse | grep 'OBJECT *:sm2' >/dev/null &&
 		[[ $(openssl pkey -in "$2" -pubout) == "$(openssl pkey -pubin -in "$1")" ]]
 }
 sm2_sign_verify() { # KEY PUB MSG SIG
@@ -190,7 +190,7 @@ expect_rows=(
 manifest >"$T/rows"
 missing=0
 for r in "${expect_rows[@]}"; do
-	if ! cut -f1-3 "$T/rows" | grep -qxF "$r"; then
+	if ! cut -f1-3 "$T/rows" | grep -xF "$r" >/dev/null; then
 		printf '    # missing from pki.json: %s\n' "${r//$'\t'/ }"
 		missing=1
 	fi
