@@ -500,6 +500,30 @@ void agent_jobs(struct api_call *c) {
 
 /* ---- hello, results, inventory ---- */
 
+/* One audit record by the calling host, inside the current transaction;
+ * takes detail (may be NULL). */
+static int audit_host(struct api_call *c, const char *action, const char *object, const char *outcome, const char *rule,
+                      cJSON *detail) {
+        struct orch *o = c->o;
+        struct audit_entry e = { .time = orch_now(o), .actor = c->who->name, .role = "host", .action = action,
+                                 .object = object, .approval = "", .outcome = outcome, .rule = rule ?: "", .detail = detail };
+        int r = audit_append(o->store, o->audit_hash, &e, NULL);
+        cJSON_Delete(detail);
+        if (r >= 0)
+                o->metrics.audit_records++;
+        return r;
+}
+
+/* A host that was down reports again (hello or inventory). */
+static int host_back_up(struct api_call *c, const char *prev_state) {
+        if (!prev_state || strcmp(prev_state, "down") != 0)
+                return 0;
+        char object[300];
+        snprintf(object, sizeof object, "host:%s", c->who->name);
+        log_notice("host %s is up again", c->who->name);
+        return audit_host(c, "host.up", object, "recorded", "", NULL);
+}
+
 void agent_hello(struct api_call *c) {
         struct orch *o = c->o;
         const cJSON *cap = cJSON_GetObjectItemCaseSensitive(c->body, "capacity");
@@ -528,22 +552,10 @@ void agent_hello(struct api_call *c) {
                 cJSON_AddNumberToObject(detail, "jobs_resent", (double) was_sent);
                 char object[300];
                 snprintf(object, sizeof object, "host:%s", c->who->name);
-                struct audit_entry e = { .time = orch_now(o), .actor = c->who->name, .role = "host", .action = "host.hello",
-                                         .object = object, .approval = "", .outcome = "recorded", .rule = "", .detail = detail };
-                r = audit_append(o->store, o->audit_hash, &e, NULL);
-                cJSON_Delete(detail);
-                o->metrics.audit_records++;
+                r = audit_host(c, "host.hello", object, "recorded", "", detail);
         }
-        if (r >= 0 && prev_state && strcmp(prev_state, "down") == 0) {
-                struct audit_entry e = { .time = orch_now(o), .actor = c->who->name, .role = "host", .action = "host.up",
-                                         .object = "", .approval = "", .outcome = "recorded", .rule = "", .detail = NULL };
-                char object[300];
-                snprintf(object, sizeof object, "host:%s", c->who->name);
-                e.object = object;
-                r = audit_append(o->store, o->audit_hash, &e, NULL);
-                o->metrics.audit_records++;
-                log_notice("host %s is up again", c->who->name);
-        }
+        if (r >= 0)
+                r = host_back_up(c, prev_state);
         if (r >= 0)
                 r = store_commit(o->store);
         if (r < 0)
@@ -648,14 +660,10 @@ static int apply_result(struct api_call *c, const cJSON *res, int64_t *systems, 
                         cJSON_AddTrueToObject(detail, "recreated");
                 char object[64];
                 snprintf(object, sizeof object, "job:%lld", (long long) id);
-                struct audit_entry e = { .time = orch_now(o), .actor = c->who->name, .role = "host",
-                                         .action = ok ? "job.done" : "job.failed", .object = object, .approval = "",
-                                         .outcome = ok ? "done" : "failed", .rule = "", .detail = detail };
                 if (r >= 0)
-                        r = audit_append(o->store, o->audit_hash, &e, NULL);
-                cJSON_Delete(detail);
-                if (r >= 0)
-                        o->metrics.audit_records++;
+                        r = audit_host(c, ok ? "job.done" : "job.failed", object, ok ? "done" : "failed", "", detail);
+                else
+                        cJSON_Delete(detail);
                 if (ok)
                         log_info("host %s: job %lld %s %s: %s", j.host, (long long) id, j.kind, v.name, state);
                 else
@@ -718,8 +726,6 @@ void agent_inventory(struct api_call *c) {
         struct host_vms vms = {};
         long drift = 0, missing = 0;
         _cleanup_free_ char *prev_state = NULL;
-        char object[300];
-        snprintf(object, sizeof object, "host:%s", c->who->name);
 
         int r = store_begin(o->store);
         if (r >= 0)
@@ -727,12 +733,8 @@ void agent_inventory(struct api_call *c) {
         if (r >= 0)
                 r = store_exec(o->store, "UPDATE hosts SET last_seen = ?, state = 'up' WHERE name = ?",
                                STORE_ARGS(STORE_INT(real_now()), STORE_TEXT(c->who->name)), NULL);
-        if (r >= 0 && strcmp(prev_state, "down") == 0) {
-                struct audit_entry e = { .time = orch_now(o), .actor = c->who->name, .role = "host", .action = "host.up",
-                                         .object = object, .approval = "", .outcome = "recorded", .rule = "", .detail = NULL };
-                r = audit_append(o->store, o->audit_hash, &e, NULL);
-                log_notice("host %s is up again", c->who->name);
-        }
+        if (r >= 0)
+                r = host_back_up(c, prev_state);
         /* The VMs this host should hold: those whose creation is done. */
         if (r >= 0)
                 r = store_query(o->store,
@@ -796,10 +798,7 @@ void agent_inventory(struct api_call *c) {
                         cJSON_AddStringToObject(detail, "host", c->who->name);
                         char vobj[64];
                         snprintf(vobj, sizeof vobj, "vm:%lld", (long long) vms.v[i].id);
-                        struct audit_entry e = { .time = orch_now(o), .actor = c->who->name, .role = "host", .action = action,
-                                                 .object = vobj, .approval = "", .outcome = "recorded", .rule = rule, .detail = detail };
-                        r = audit_append(o->store, o->audit_hash, &e, NULL);
-                        cJSON_Delete(detail);
+                        r = audit_host(c, action, vobj, "recorded", rule, detail);
                         if (r >= 0)
                                 r = store_exec(o->store, "UPDATE vms SET labels_state = ? WHERE id = ?",
                                                STORE_ARGS(STORE_TEXT(found ? "drifted" : "unknown"), STORE_INT(vms.v[i].id)), NULL);
