@@ -68,6 +68,12 @@ extern const struct gcctl_verb gcctl_doc_verbs[];
 /* Verbs that talk to the orchestrator's API (cli/remote.h), and request sign. */
 extern const struct gcctl_verb gcctl_request_verbs[];
 extern const struct gcctl_verb gcctl_system_verbs[];
+/* The system verbs of its VPC (cli/network.c). */
+extern const char gcctl_network_usage[], gcctl_egress_usage[], gcctl_isolate_usage[], gcctl_restore_usage[];
+int gcctl_run_network(int argc, char **argv);
+int gcctl_run_egress(int argc, char **argv);
+int gcctl_run_isolate(int argc, char **argv);
+int gcctl_run_restore(int argc, char **argv);
 extern const struct gcctl_verb gcctl_unit_verbs[];
 extern const struct gcctl_verb gcctl_key_verbs[];
 extern const struct gcctl_verb gcctl_host_verbs[];

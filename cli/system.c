@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* gcctl system list | show | register | agreement | admission */
+/* gcctl system list | show | register | agreement | admission (network, egress, isolate, restore: network.c) */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -497,5 +497,10 @@ const struct gcctl_verb gcctl_system_verbs[] = {
         { "agreement", "record the signed security responsibility agreement (R-SC1)", agreement_usage,
           run_agreement, NULL },
         { "admission", "record the admission documents and check (R-SC2)", admission_usage, run_admission, NULL },
+        { "network", "the system's VPC: addresses, hosts, egress, isolation (R-NW1..3)", gcctl_network_usage,
+          gcctl_run_network, NULL },
+        { "egress", "open or close the VPC's egress after review (R-NW3, R-SC2)", gcctl_egress_usage, gcctl_run_egress, NULL },
+        { "isolate", "isolate the system at once; its VMs keep running (R-SC3)", gcctl_isolate_usage, gcctl_run_isolate, NULL },
+        { "restore", "lift the isolation (R-SC3)", gcctl_restore_usage, gcctl_run_restore, NULL },
         {}
 };

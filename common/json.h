@@ -41,3 +41,16 @@ int json_get_bool(const cJSON *obj, const char *key, bool *ret, struct gc_error 
 int json_get_number(const cJSON *obj, const char *key, double *ret, struct gc_error *err);
 /* An integer number (no fraction) within [INT64_MIN/2, INT64_MAX/2]. */
 int json_get_int(const cJSON *obj, const char *key, int64_t *ret, struct gc_error *err);
+
+/* Lenient readers for documents already checked against their schema:
+ * the member's string (NULL when absent or not a string), its number
+ * (def when absent or not a number). */
+static inline const char *str_at(const cJSON *o, const char *key) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+        return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static inline long int_at(const cJSON *o, const char *key, long def) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+        return cJSON_IsNumber(v) ? (long) v->valuedouble : def;
+}

@@ -28,6 +28,7 @@
 #include "naming.h"
 #include "orch.h"
 #include "schemas.h"
+#include "vpc.h"
 
 #define R_READ (ROLE_AUTHORITY | ROLE_PROVIDER)
 
@@ -50,6 +51,10 @@ static void post_hosts(struct api_call *c);
 static void get_requests(struct api_call *c);
 static void get_request(struct api_call *c);
 static void get_audit(struct api_call *c);
+static void get_network(struct api_call *c);
+static void put_egress(struct api_call *c);
+static void post_isolate(struct api_call *c);
+static void post_restore(struct api_call *c);
 
 const struct api_route api_routes[] = {
         { "GET", "/healthz", ROLE_ANY, NULL, get_healthz, NULL },
@@ -61,6 +66,11 @@ const struct api_route api_routes[] = {
         { "GET", "/v1/systems/{id}", R_READ | ROLE_TENANT, NULL, get_system, NULL },
         { "PUT", "/v1/systems/{id}/agreement", ROLE_AUTHORITY, "registration.json#/$defs/agreement", put_agreement, "agreement" },
         { "PUT", "/v1/systems/{id}/admission", ROLE_AUTHORITY, "registration.json#/$defs/admission", put_admission, "admission" },
+        /* R-NW1..3, R-SC2, R-SC3: the system's VPC, its egress, the isolation switch. */
+        { "GET", "/v1/systems/{id}/network", R_READ | ROLE_TENANT, NULL, get_network, NULL },
+        { "PUT", "/v1/systems/{id}/egress", ROLE_PROVIDER, "registration.json#/$defs/egress", put_egress, "vpc.egress" },
+        { "POST", "/v1/systems/{id}/isolate", ROLE_PROVIDER | ROLE_AUTHORITY, "registration.json#/$defs/switch", post_isolate, "vpc.isolated" },
+        { "POST", "/v1/systems/{id}/restore", ROLE_PROVIDER | ROLE_AUTHORITY, "registration.json#/$defs/switch", post_restore, "vpc.restored" },
         { "GET", "/v1/approval-systems", R_READ, NULL, get_approval_systems, NULL },
         { "POST", "/v1/approval-systems", ROLE_AUTHORITY, "registration.json#/$defs/approval_system", post_approval_systems, "approval_system" },
         { "GET", "/v1/keys", R_READ | ROLE_TENANT, NULL, get_keys, NULL },
@@ -542,7 +552,7 @@ cJSON *api_system_detail(struct orch *o, int64_t id) {
                                  STORE_ARGS(STORE_INT(id)), &sys) < 0)
                 return NULL;
         if (store_query_json(o->store,
-                             "SELECT name, role, number, spec AS \"spec@json\", state, request_id FROM vms "
+                             "SELECT name, role, number, spec AS \"spec@json\", state, request_id, host, address, mac FROM vms "
                              "WHERE system_id = ? ORDER BY id", STORE_ARGS(STORE_INT(id)), &vms) >= 0) {
                 /* Flatten the spec into each VM. */
                 cJSON *vm;
@@ -563,6 +573,11 @@ cJSON *api_system_detail(struct orch *o, int64_t id) {
                              "request_id AS request FROM transitions WHERE system_id = ? ORDER BY id",
                              STORE_ARGS(STORE_INT(id)), &transitions) >= 0)
                 cJSON_AddItemToObject(sys, "transitions", transitions);
+        cJSON *vpc = NULL;
+        if (vpc_describe(o, id, &vpc) >= 0) {
+                cJSON_DeleteItemFromObjectCaseSensitive(vpc, "vms");
+                cJSON_AddItemToObject(sys, "network", vpc);
+        }
         return sys;
 }
 
@@ -627,7 +642,11 @@ static void post_systems(struct api_call *c) {
         reply_one(c, 201, "system", "SELECT " SYSTEM_COLUMNS SYSTEM_FROM "WHERE s.id = ?", STORE_ARGS(STORE_INT(id)));
 }
 
-static void put_system_document(struct api_call *c, const char *column, const char *action, const char *rule) {
+/* Runs inside the recording transaction; may add to the audit detail. */
+typedef int (*document_hook)(struct api_call *c, cJSON *detail);
+
+static void put_system_document(struct api_call *c, const char *column, const char *action, const char *rule,
+                                document_hook hook) {
         struct gc_error err = {};
         char object[64];
         snprintf(object, sizeof object, "system:%lld", (long long) c->id);
@@ -651,20 +670,153 @@ static void put_system_document(struct api_call *c, const char *column, const ch
                 return fail_store(c, r);
         _cleanup_free_ char *a = xasprintf("%s.recorded", action);
         struct mutation m = { .action = a, .rule = rule, .detail = cJSON_Duplicate(c->body, true) };
+        if (r >= 0 && hook)
+                r = hook(c, m.detail);
+        if (r < 0) {
+                cJSON_Delete(m.detail);
+                return fail_store(c, r);
+        }
         snprintf(m.object, sizeof m.object, "%s", object);
         r = commit_with_audit(c, &m);
         if (r < 0)
                 return fail_store(c, r);
         log_info("system %lld: %s recorded", (long long) c->id, column);
+        if (hook) {
+                /* A hook may have queued jobs (R-SC2: egress closed): to the parked polls now. */
+                orch_notify_kick(c->o);
+                dispatch_wake(c->o);
+        }
         reply_one(c, 200, "system", "SELECT " SYSTEM_COLUMNS SYSTEM_FROM "WHERE s.id = ?", STORE_ARGS(STORE_INT(c->id)));
 }
 
 static void put_agreement(struct api_call *c) {
-        put_system_document(c, "agreement", "agreement", "R-SC1");     /* R-SC1 */
+        put_system_document(c, "agreement", "agreement", "R-SC1", NULL);       /* R-SC1 */
+}
+
+/* R-SC2: a system that failed its admission check gets no egress: one that
+ * was open closes with the record. */
+static int admission_hook(struct api_call *c, cJSON *detail) {
+        bool changed = false;
+        struct gc_error err = {};
+        if (strcmp(body_str(c, "result") ?: "", "failed") != 0)
+                return 0;
+        int r = vpc_set_egress(c->o, c->id, "none", &changed, &err);
+        if (r == -EPERM)
+                return 0;               /* no VPC yet */
+        if (r < 0)
+                return r;
+        if (changed) {
+                cJSON_AddStringToObject(detail, "egress_closed", "R-SC2: the admission check failed");
+                log_notice("system %lld: admission failed, egress closed (R-SC2)", (long long) c->id);
+        }
+        return 0;
 }
 
 static void put_admission(struct api_call *c) {
-        put_system_document(c, "admission", "admission", "R-SC2");     /* R-SC2 */
+        put_system_document(c, "admission", "admission", "R-SC2", admission_hook);     /* R-SC2 */
+}
+
+/* ---- networks ---- */
+
+static int network_target(struct api_call *c, const char *action, const char *rule, char object[64]) {
+        struct gc_error err = {};
+        snprintf(object, 64, "system:%lld", (long long) c->id);
+        int r = system_visible(c, c->id);
+        if (r == -ENOENT) {
+                char v[32];
+                snprintf(v, sizeof v, "%lld", (long long) c->id);
+                gc_error_set(&err, "not_found", rule, "id", v, "is not a registered system");
+                _cleanup_free_ char *a = xasprintf("%s.refused", action);
+                api_refuse(c, 404, &err, a, object, "", NULL);
+                return -ENOENT;
+        }
+        if (r < 0) {
+                fail_store(c, r);
+                return r;
+        }
+        return 0;
+}
+
+static void reply_network(struct api_call *c, int status) {
+        _cleanup_(cJSON_Deletep) cJSON *vpc = NULL;
+        int r = vpc_describe(c->o, c->id, &vpc);
+        if (r == -ENOENT)
+                return api_error(c, 404, "not_found", "the system has no VPC: nothing of it is provisioned");
+        if (r < 0)
+                return fail_store(c, r);
+        cJSON *doc = cJSON_CreateObject();
+        cJSON_AddItemToObject(doc, "network", TAKE_PTR(vpc));
+        api_reply(c, status, doc);
+}
+
+static void get_network(struct api_call *c) {
+        int r = system_visible(c, c->id);
+        if (r == -ENOENT)
+                return api_error(c, 404, "not_found", "no such system");
+        if (r < 0)
+                return fail_store(c, r);
+        reply_network(c, 200);
+}
+
+/* A network switch: one transaction with its audit record, or a refusal
+ * with one audit record and nothing else. */
+static void network_switch(struct api_call *c, const char *action, const char *rule,
+                           int (*apply)(struct api_call *c, bool *changed, struct gc_error *err), cJSON *detail) {
+        struct gc_error err = {};
+        char object[64];
+        bool changed = false;
+        _cleanup_(cJSON_Deletep) cJSON *d = detail;
+
+        if (network_target(c, action, rule, object) < 0)
+                return;
+        int r = store_begin(c->o->store);
+        if (r >= 0)
+                r = apply(c, &changed, &err);
+        if (r == -EPERM || r == -ENOSPC) {
+                store_rollback(c->o->store);
+                _cleanup_free_ char *a = xasprintf("%s.refused", action);
+                return api_refuse(c, r == -ENOSPC ? 422 : (strcmp(err.code, "no_vpc") == 0 ? 409 : 422), &err, a, object, "", NULL);
+        }
+        if (r < 0)
+                return fail_store(c, r);
+        if (!changed) {
+                store_rollback(c->o->store);
+                log_info("system %lld: %s: already so, nothing to do", (long long) c->id, action);
+                return reply_network(c, 200);
+        }
+        struct mutation m = { .action = action, .rule = rule, .detail = TAKE_PTR(d) };
+        snprintf(m.object, sizeof m.object, "%s", object);
+        r = commit_with_audit(c, &m);
+        if (r < 0)
+                return fail_store(c, r);
+        log_notice("system %lld: %s by %s/%s", (long long) c->id, action, role_name(c->who->role), c->who->name);
+        orch_notify_kick(c->o);
+        dispatch_wake(c->o);
+        reply_network(c, 200);
+}
+
+static int apply_egress(struct api_call *c, bool *changed, struct gc_error *err) {
+        return vpc_set_egress(c->o, c->id, body_str(c, "egress"), changed, err);     /* R-NW3, R-SC2 */
+}
+
+static int apply_isolate(struct api_call *c, bool *changed, struct gc_error *err) {
+        return vpc_set_isolated(c->o, c->id, true, changed, err);                   /* R-SC3 */
+}
+
+static int apply_restore(struct api_call *c, bool *changed, struct gc_error *err) {
+        return vpc_set_isolated(c->o, c->id, false, changed, err);                  /* R-SC3 */
+}
+
+static void put_egress(struct api_call *c) {
+        network_switch(c, "vpc.egress", "R-NW3", apply_egress, cJSON_Duplicate(c->body, true));
+}
+
+static void post_isolate(struct api_call *c) {
+        network_switch(c, "vpc.isolated", "R-SC3", apply_isolate, cJSON_Duplicate(c->body, true));
+}
+
+static void post_restore(struct api_call *c) {
+        network_switch(c, "vpc.restored", "R-SC3", apply_restore, cJSON_Duplicate(c->body, true));
 }
 
 /* ---- keys ---- */

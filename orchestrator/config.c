@@ -182,13 +182,61 @@ int config_load(const char *path, struct config **ret, struct gc_error *err) {
                                 return -EINVAL;
                         }
 
+                /* R-NW2: the provider's address ranges for VPCs. */
                 const cJSON *ranges = cJSON_GetObjectItemCaseSensitive(p, "address_ranges");
-                pool->n_address_ranges = cJSON_GetArraySize(ranges);
+                pool->n_address_ranges = ranges ? (size_t) cJSON_GetArraySize(ranges) : 1;
                 pool->address_ranges = xnew(char *, pool->n_address_ranges + 1);
-                for (size_t k = 0; k < pool->n_address_ranges; k++)
-                        pool->address_ranges[k] = xstrdup(cJSON_GetArrayItem(ranges, k)->valuestring);
+                pool->ranges = xnew(struct ipv4_net, pool->n_address_ranges);
+                for (size_t k = 0; k < pool->n_address_ranges; k++) {
+                        const char *text = ranges ? cJSON_GetArrayItem(ranges, k)->valuestring : CONFIG_DEFAULT_ADDRESS_RANGE;
+                        pool->address_ranges[k] = xstrdup(text);
+                        _cleanup_free_ char *f = xasprintf("pools[%zu].address_ranges[%zu]", i, k);
+                        if (ipv4_parse_net(text, &pool->ranges[k]) < 0 || pool->ranges[k].prefix > 28) {
+                                gc_error_set(err, "invalid_config", "R-NW2", f, text,
+                                             "is not an IPv4 network address with a prefix of at most /28 (no host bits set)");
+                                return -EINVAL;
+                        }
+                        for (size_t m = 0; m < k; m++)
+                                if (ipv4_net_overlap(&pool->ranges[m], &pool->ranges[k])) {
+                                        gc_error_set(err, "invalid_config", "R-NW2", f, text, "overlaps address_ranges[%zu]", m);
+                                        return -EINVAL;
+                                }
+                }
+                /* R-NW3: the egress networks and their uplink ranges. */
+                static const char *const egress_names[] = { "egov", "internet" };
+                for (size_t k = 0; k < ELEMENTSOF(egress_names); k++) {
+                        const cJSON *eg = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(p, "egress"), egress_names[k]);
+                        if (!eg)
+                                continue;
+                        struct config_egress *ce = &pool->egress[k];
+                        const char *rt = cJSON_GetObjectItemCaseSensitive(eg, "range")->valuestring;
+                        const char *gw = cJSON_GetObjectItemCaseSensitive(eg, "gateway")->valuestring;
+                        _cleanup_free_ char *f = xasprintf("pools[%zu].egress.%s.range", i, egress_names[k]);
+                        _cleanup_free_ char *fg = xasprintf("pools[%zu].egress.%s.gateway", i, egress_names[k]);
+                        if (ipv4_parse_net(rt, &ce->range) < 0 || ce->range.prefix > 30) {
+                                gc_error_set(err, "invalid_config", "R-NW3", f, rt,
+                                             "is not an IPv4 network address with a prefix of at most /30");
+                                return -EINVAL;
+                        }
+                        if (ipv4_parse(gw, &ce->gateway) < 0 || !ipv4_net_contains(&ce->range, ce->gateway)) {
+                                gc_error_set(err, "invalid_config", "R-NW3", fg, gw, "is not an address inside %s", rt);
+                                return -EINVAL;
+                        }
+                        ce->offered = true;
+                }
         }
         c->pack = c->pools[0].pack;
+
+        /* R-NW1: VXLAN ids. */
+        const cJSON *nw = cJSON_GetObjectItemCaseSensitive(doc, "network");
+        c->vni_first = integer(nw, "vni_first", CONFIG_DEFAULT_VNI_FIRST);
+        c->vni_last = integer(nw, "vni_last", CONFIG_DEFAULT_VNI_LAST);
+        if (c->vni_first > c->vni_last) {
+                char v[32];
+                snprintf(v, sizeof v, "%u", c->vni_first);
+                gc_error_set(err, "invalid_config", "R-NW1", "network.vni_first", v, "is above network.vni_last (%u)", c->vni_last);
+                return -EINVAL;
+        }
 
         const cJSON *lg = cJSON_GetObjectItemCaseSensitive(doc, "linear_growth");
         c->linear_growth = RIGHTSIZE_LINEAR_DEFAULTS;
@@ -259,6 +307,7 @@ void config_free(struct config *c) {
                 for (size_t k = 0; k < c->pools[i].n_address_ranges; k++)
                         free(c->pools[i].address_ranges[k]);
                 free(c->pools[i].address_ranges);
+                free(c->pools[i].ranges);
         }
         free(c->pools);
         for (size_t i = 0; i < c->n_plugins; i++) {

@@ -12,13 +12,25 @@
 #include <stdint.h>
 
 #include "gc/error.h"
+#include "ipv4.h"
 #include "pack.h"
 #include "rightsize.h"
 
 #define CONFIG_FILE_MAX (1024 * 1024)
+#define CONFIG_DEFAULT_ADDRESS_RANGE "10.0.0.0/8"
+#define CONFIG_DEFAULT_VNI_FIRST 4096
+#define CONFIG_DEFAULT_VNI_LAST 16777215
 
 struct config_range {
         long min, max;
+};
+
+enum { CONFIG_EGRESS_EGOV, CONFIG_EGRESS_INTERNET };
+
+struct config_egress {
+        bool offered;
+        struct ipv4_net range;          /* uplink addresses */
+        uint32_t gateway;
 };
 
 struct config_pool {
@@ -27,8 +39,10 @@ struct config_pool {
         struct pack *pack;
         bool arch[3];                   /* x86, arm, other: what the pool's hosts offer */
         struct config_range vcpus, memory_gib, system_disk_gib, data_disk_gib;  /* flavour bounds */
-        char **address_ranges;          /* CIDRs for VPCs */
+        char **address_ranges;          /* CIDRs for VPCs (R-NW2), as configured */
+        struct ipv4_net *ranges;        /* the same, parsed */
         size_t n_address_ranges;
+        struct config_egress egress[2]; /* CONFIG_EGRESS_EGOV, CONFIG_EGRESS_INTERNET (R-NW3) */
 };
 
 struct config_plugin {
@@ -49,6 +63,8 @@ struct config {
         struct config_pool *pools;
         size_t n_pools;
         struct pack *pack;              /* the first pool's pack: the audit chain's hash (R-SC4) */
+
+        uint32_t vni_first, vni_last;   /* R-NW1: VXLAN ids for VPCs */
 
         struct rightsize_linear linear_growth;  /* R-RS5 parameters */
 

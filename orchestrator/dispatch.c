@@ -20,6 +20,7 @@
 #include "dispatch.h"
 #include "gc/wire.h"
 #include "json.h"
+#include "vpc.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "orch.h"
@@ -31,16 +32,6 @@ const char *sched_arch(const char *request_arch);
  * orchestrator's (which a test clock may move). */
 static int64_t real_now(void) {
         return (int64_t) time(NULL);
-}
-
-static const char *str_at(const cJSON *o, const char *key) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-        return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static long int_at(const cJSON *o, const char *key, long def) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-        return cJSON_IsNumber(v) ? (long) v->valuedouble : def;
 }
 
 /* ---- VM specs and jobs ---- */
@@ -65,6 +56,8 @@ struct vm_row {
         bool found;
         char *uuid, *name, *role, *pool, *spec, *system, *unit, *host;
         int64_t number, request;
+        char *address, *mac;            /* NULL: no NIC (R-NW2) */
+        int64_t vni;
 };
 
 static int vm_row_cb(const struct store_row *row, void *userdata) {
@@ -80,6 +73,9 @@ static int vm_row_cb(const struct store_row *row, void *userdata) {
         v->system = xstrdup(row->v[7].s);
         v->unit = xstrdup(row->v[8].s);
         v->host = xstrdup(row->v[9].type == STORE_TEXT ? row->v[9].s : "");
+        v->address = row->v[10].type == STORE_TEXT ? xstrdup(row->v[10].s) : NULL;
+        v->mac = row->v[11].type == STORE_TEXT ? xstrdup(row->v[11].s) : NULL;
+        v->vni = row->v[12].type == STORE_INT ? row->v[12].i : 0;
         return 0;
 }
 
@@ -92,12 +88,16 @@ static void vm_row_done(struct vm_row *v) {
         free(v->system);
         free(v->unit);
         free(v->host);
+        free(v->address);
+        free(v->mac);
 }
 
 static int vm_load(struct orch *o, int64_t vm_id, struct vm_row *ret) {
         int r = store_query(o->store,
-                            "SELECT v.uuid, v.name, v.role, v.number, v.request_id, v.pool, v.spec, s.name, u.name, v.host "
-                            "FROM vms v JOIN systems s ON s.id = v.system_id JOIN units u ON u.id = s.unit_id WHERE v.id = ?",
+                            "SELECT v.uuid, v.name, v.role, v.number, v.request_id, v.pool, v.spec, s.name, u.name, v.host, "
+                            "v.address, v.mac, p.vni "
+                            "FROM vms v JOIN systems s ON s.id = v.system_id JOIN units u ON u.id = s.unit_id "
+                            "LEFT JOIN vpcs p ON p.system_id = v.system_id WHERE v.id = ?",
                             STORE_ARGS(STORE_INT(vm_id)), vm_row_cb, ret);
         if (r < 0)
                 return r;
@@ -145,6 +145,14 @@ static cJSON *vm_spec(struct orch *o, const struct vm_row *v) {
                 cJSON_AddNumberToObject(disk, "gib", int_at(d, "gib", 0));
                 cJSON_AddStringToObject(disk, "type", str_at(d, "type") ?: "SSD");
                 cJSON_AddItemToArray(disks, disk);
+        }
+        if (v->address && v->mac && v->vni) {
+                /* R-NW2: the NIC on its VPC's bridge, with the provider's MAC and address. */
+                cJSON *nic = cJSON_CreateObject();
+                cJSON_AddNumberToObject(nic, "vni", (double) v->vni);
+                cJSON_AddStringToObject(nic, "mac", v->mac);
+                cJSON_AddStringToObject(nic, "address", v->address);
+                cJSON_AddItemToArray(cJSON_AddArrayToObject(j, "nics"), nic);
         }
         cJSON_AddStringToObject(j, "image", str_at(spec, "os") ?: "");
         cJSON_AddBoolToObject(j, "running", true);
@@ -245,6 +253,11 @@ static int progress(struct orch *o, int64_t system_id) {
                             STORE_ARGS(STORE_INT(system_id)), &not_running);
         if (r < 0)
                 return r;
+        int64_t network = 0;
+        r = vpc_pending(o, system_id, &network);
+        if (r < 0)
+                return r;
+        pending += network;
 
         if ((strcmp(s.state, "requested") == 0 || strcmp(s.state, "provisioning") == 0) && pending == 0 && not_running == 0) {
                 if (strcmp(s.state, "requested") == 0) {
@@ -329,8 +342,8 @@ static int job_cb(const struct store_row *row, void *userdata) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddNumberToObject(j, "id", (double) row->v[0].i);
         cJSON_AddStringToObject(j, "kind", row->v[1].s);
-        cJSON *vm = cJSON_Parse(row->v[2].s);
-        cJSON_AddItemToObject(j, "vm", vm ?: cJSON_CreateObject());
+        cJSON *payload = cJSON_Parse(row->v[2].s);
+        cJSON_AddItemToObject(j, strncmp(row->v[1].s, "vpc.", 4) == 0 ? "vpc" : "vm", payload ?: cJSON_CreateObject());
         cJSON_AddItemToArray(jobs, j);
         return 0;
 }
@@ -586,7 +599,7 @@ static bool labels_match(const struct vm_row *v, const cJSON *state) {
 struct job_row {
         bool found;
         char host[256], state[16], kind[16];
-        int64_t vm_id, request_id;
+        int64_t vm_id, vpc_id, request_id;
 };
 
 static int job_row_cb(const struct store_row *row, void *userdata) {
@@ -597,7 +610,17 @@ static int job_row_cb(const struct store_row *row, void *userdata) {
         snprintf(j->kind, sizeof j->kind, "%s", row->v[2].s);
         j->vm_id = row->v[3].type == STORE_INT ? row->v[3].i : 0;
         j->request_id = row->v[4].type == STORE_INT ? row->v[4].i : 0;
+        j->vpc_id = row->v[5].type == STORE_INT ? row->v[5].i : 0;
         return 0;
+}
+
+/* Remember a system whose lifecycle may move (at most 64 per call). */
+static void note_system(int64_t *systems, size_t *n_systems, int64_t sys) {
+        for (size_t i = 0; i < *n_systems; i++)
+                if (systems[i] == sys)
+                        return;
+        if (*n_systems < 64)
+                systems[(*n_systems)++] = sys;
 }
 
 static int apply_result(struct api_call *c, const cJSON *res, int64_t *systems, size_t *n_systems) {
@@ -605,7 +628,7 @@ static int apply_result(struct api_call *c, const cJSON *res, int64_t *systems, 
         struct job_row j = {};
         int64_t id = int_at(res, "job", 0);
         bool ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "ok"));
-        int r = store_query(o->store, "SELECT host, state, kind, vm_id, request_id FROM jobs WHERE id = ?",
+        int r = store_query(o->store, "SELECT host, state, kind, vm_id, request_id, vpc_id FROM jobs WHERE id = ?",
                             STORE_ARGS(STORE_INT(id)), job_row_cb, &j);
         if (r < 0)
                 return r;
@@ -624,6 +647,24 @@ static int apply_result(struct api_call *c, const cJSON *res, int64_t *systems, 
         if (r < 0)
                 return r;
 
+        if (j.vpc_id) {
+                int64_t sys = 0;
+                cJSON *detail = NULL;
+                r = vpc_job_result(o, id, j.host, j.vpc_id, j.kind, ok, res, &sys, &detail);
+                if (r < 0)
+                        return r;
+                note_system(systems, n_systems, sys);
+                char object[64];
+                snprintf(object, sizeof object, "job:%lld", (long long) id);
+                if (ok)
+                        log_info("host %s: job %lld %s vni %ld: %s", j.host, (long long) id, j.kind, int_at(detail, "vni", 0),
+                                 str_at(detail, "actions") ?: "done");
+                else
+                        log_warning("host %s: job %lld %s vni %ld failed: %s", j.host, (long long) id, j.kind, int_at(detail, "vni", 0),
+                                    str_at(res, "error") ?: "?");
+                return audit_host(c, ok ? "job.done" : "job.failed", object, ok ? "done" : "failed", "R-NW1", detail);
+        }
+
         struct vm_row v = {};
         if (j.vm_id && vm_load(o, j.vm_id, &v) >= 0) {
                 _cleanup_free_ char *observed = vm ? cJSON_PrintUnformatted(vm) : NULL;
@@ -640,13 +681,8 @@ static int apply_result(struct api_call *c, const cJSON *res, int64_t *systems, 
                 int64_t sys = 0;
                 if (r >= 0)
                         r = store_query_int(o->store, "SELECT system_id FROM vms WHERE id = ?", STORE_ARGS(STORE_INT(j.vm_id)), &sys);
-                if (r >= 0 && *n_systems < 64) {
-                        bool seen = false;
-                        for (size_t i = 0; i < *n_systems; i++)
-                                seen |= systems[i] == sys;
-                        if (!seen)
-                                systems[(*n_systems)++] = sys;
-                }
+                if (r >= 0)
+                        note_system(systems, n_systems, sys);
                 cJSON *detail = cJSON_CreateObject();
                 cJSON_AddNumberToObject(detail, "job", (double) id);
                 cJSON_AddStringToObject(detail, "kind", j.kind);

@@ -38,6 +38,7 @@
 #include "orch.h"
 #include "request.h"
 #include "trial.h"
+#include "vpc.h"
 
 struct intake {
         struct api_call *c;
@@ -81,16 +82,6 @@ static void intake_done(struct intake *in) {
 
 static void refuse(struct intake *in, int status) {
         api_refuse(in->c, status, &in->err, "request.refused", "", in->approval, in->req ? in->req->kind : NULL);
-}
-
-static const char *str_at(const cJSON *o, const char *key) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-        return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static long int_at(const cJSON *o, const char *key, long def) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-        return cJSON_IsNumber(v) ? (long) v->valuedouble : def;
 }
 
 static long spec_disk_gib(const cJSON *spec) {
@@ -768,6 +759,7 @@ static int accept(struct intake *in, int64_t *ret_id) {
         const char *to = lifecycle_target(req->kind);
         int64_t changes = 0;
         _cleanup_(cJSON_Deletep) cJSON *detail = NULL;
+        _cleanup_free_ int64_t *vm_ids = NULL;
         int r;
 
         _cleanup_free_ char *document = cJSON_PrintUnformatted(req->doc);
@@ -796,7 +788,14 @@ static int accept(struct intake *in, int64_t *ret_id) {
         if (r < 0)
                 goto fail;
 
+        /* R-NW1: the system's own VPC; R-NW2: its addresses. */
+        if (apply) {
+                r = vpc_plan(o, in->system_id, in->pool, in->n_vms, &in->err);
+                if (r < 0)
+                        goto fail;
+        }
         cJSON *names = cJSON_CreateArray();
+        vm_ids = xnew(int64_t, in->n_vms + 1);
         for (size_t i = 0; i < in->n_vms; i++) {
                 _cleanup_free_ char *spec = cJSON_PrintUnformatted(in->vms[i].spec);
                 int64_t vm_id = 0;
@@ -812,11 +811,12 @@ static int accept(struct intake *in, int64_t *ret_id) {
                 if (r >= 0)
                         r = dispatch_assign(o, vm_id, in->vms[i].host);
                 if (r >= 0)
-                        r = dispatch_enqueue(o, vm_id, id, "vm.ensure");
+                        r = vpc_assign_vm(o, in->system_id, vm_id, in->vms[i].field, &in->err);
                 if (r < 0) {
                         cJSON_Delete(names);
                         goto fail;
                 }
+                vm_ids[i] = vm_id;
                 cJSON_AddItemToArray(names, cJSON_CreateString(in->vms[i].name));
         }
 
@@ -826,6 +826,14 @@ static int accept(struct intake *in, int64_t *ret_id) {
                         cJSON_Delete(names);
                         goto fail;
                 }
+        }
+        /* The network first: a host builds the VPC before the VMs that attach to it. */
+        r = vpc_sync(o, in->system_id, id, &in->err);
+        for (size_t i = 0; r >= 0 && i < in->n_vms; i++)
+                r = dispatch_enqueue(o, vm_ids[i], id, "vm.ensure");
+        if (r < 0) {
+                cJSON_Delete(names);
+                goto fail;
         }
 
         detail = cJSON_CreateObject();
@@ -922,12 +930,17 @@ void intake_submit(struct api_call *c) {
         if (r < 0)
                 goto done_r;
 
-        int64_t id;
+        int64_t id = 0;
         r = accept(&in, &id);
         if (r == -EEXIST) {
                 /* A VM name taken between the check and the insert. */
                 gc_error_set(&in.err, "duplicate_name", "R-NM2", "vms", NULL, "a VM name is already used in pool %s",
                              in.pool ? in.pool->name : "");
+                refuse(&in, 422);
+                goto done;
+        }
+        if (r == -ENOSPC || r == -EPERM) {
+                /* Addresses, VXLAN ids or uplinks exhausted (R-NW1, R-NW2): in.err says which. */
                 refuse(&in, 422);
                 goto done;
         }

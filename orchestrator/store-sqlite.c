@@ -181,6 +181,57 @@ static const char *const migrations[] = {
         "  memory_gib = COALESCE(json_extract(spec, '$.memory_gib'), 0),"
         "  disk_gib = COALESCE(json_extract(spec, '$.system_disk.gib'), 0) + COALESCE(json_extract(spec, '$.data_disk.gib'), 0);"
         "CREATE INDEX vms_host_state ON vms(host, state);",
+        /* 4: one VPC per business system (R-NW1) with the provider's
+         * addresses (R-NW2): VXLAN ids, CIDRs, VM addresses and MACs, the
+         * hosts each VPC spans with their uplink addresses; VPC jobs */
+        "CREATE TABLE vpcs ("
+        "  id INTEGER PRIMARY KEY,"
+        "  system_id INTEGER NOT NULL UNIQUE REFERENCES systems(id),"
+        "  pool TEXT NOT NULL REFERENCES pools(name),"
+        "  vni INTEGER NOT NULL UNIQUE,"
+        "  cidr TEXT NOT NULL,"
+        "  gateway TEXT NOT NULL,"
+        "  gateway_mac TEXT NOT NULL,"
+        "  egress TEXT NOT NULL DEFAULT 'none' CHECK (egress IN ('none', 'egov', 'internet')),"
+        "  isolated INTEGER NOT NULL DEFAULT 0 CHECK (isolated IN (0, 1)),"
+        "  created INTEGER NOT NULL,"
+        "  updated INTEGER NOT NULL);"
+        "CREATE TABLE vpc_hosts ("
+        "  vpc_id INTEGER NOT NULL REFERENCES vpcs(id),"
+        "  host TEXT NOT NULL REFERENCES hosts(name),"
+        "  state TEXT NOT NULL CHECK (state IN ('pending', 'ready', 'failed', 'removing')),"
+        "  spec TEXT,"
+        "  uplink_kind TEXT,"
+        "  uplink_address TEXT,"
+        "  PRIMARY KEY (vpc_id, host));"
+        "CREATE UNIQUE INDEX vpc_hosts_uplink ON vpc_hosts(uplink_kind, uplink_address);"
+        "ALTER TABLE vms ADD COLUMN address TEXT;"
+        "ALTER TABLE vms ADD COLUMN mac TEXT;"
+        "CREATE UNIQUE INDEX vms_mac ON vms(mac);"
+        /* An address is the VM's until it is deleted; then it may be given again. */
+        "CREATE UNIQUE INDEX vms_system_address ON vms(system_id, address) WHERE state <> 'deleted';"
+        /* The jobs' kinds grow: SQLite cannot alter a CHECK, so the table is rebuilt. */
+        "CREATE TABLE jobs4 ("
+        "  id INTEGER PRIMARY KEY,"
+        "  host TEXT NOT NULL REFERENCES hosts(name),"
+        "  vm_id INTEGER REFERENCES vms(id),"
+        "  vpc_id INTEGER REFERENCES vpcs(id),"
+        "  request_id INTEGER REFERENCES requests(id),"
+        "  kind TEXT NOT NULL CHECK (kind IN ('vm.ensure', 'vm.delete', 'vpc.ensure', 'vpc.delete')),"
+        "  payload TEXT NOT NULL,"
+        "  state TEXT NOT NULL CHECK (state IN ('queued', 'sent', 'done', 'failed')),"
+        "  attempts INTEGER NOT NULL DEFAULT 0,"
+        "  created INTEGER NOT NULL,"
+        "  sent_at INTEGER,"
+        "  done_at INTEGER,"
+        "  result TEXT);"
+        "INSERT INTO jobs4 (id, host, vm_id, request_id, kind, payload, state, attempts, created, sent_at, done_at, result) "
+        "  SELECT id, host, vm_id, request_id, kind, payload, state, attempts, created, sent_at, done_at, result FROM jobs;"
+        "DROP TABLE jobs;"
+        "ALTER TABLE jobs4 RENAME TO jobs;"
+        "CREATE INDEX jobs_host_state ON jobs(host, state);"
+        "CREATE INDEX jobs_vm ON jobs(vm_id, state);"
+        "CREATE INDEX jobs_vpc ON jobs(vpc_id, state);",
 };
 
 static int sqlite_fail(struct store *s, int rc, const char *what) {

@@ -35,6 +35,13 @@
  *        set the labels; the result reports what the hypervisor now holds
  *   {"id": 14, "kind": "vm.delete", "vm": {"uuid": "..."}}   stop, undefine,
  *        delete its volumes; a VM already gone is success
+ *   {"id": 15, "kind": "vpc.ensure", "vpc": VPCSPEC}   create, extend, shrink
+ *        or switch the VPC on this host until it is exactly VPCSPEC
+ *   {"id": 16, "kind": "vpc.delete", "vpc": {"vni": 4097}}   the last VM of
+ *        the VPC left this host: remove its bridge, VXLAN, router; gone is
+ *        success
+ *   A host's vpc.ensure is queued before the vm.ensure of a VM that needs
+ *   it; results: {"job": 15, "ok": true, "vpc": {"vni": 4097, "actions": "..."}}
  *
  * VMSPEC
  *   {"uuid": "6f1c...-...", "name": "gc-6f1c...", "title": "市xx局协同办公OA应用服务器1",
@@ -45,6 +52,18 @@
  *    "disks": [{"name": "system", "gib": 40, "type": "SSD"}, {"name": "data", "gib": 200, "type": "SAS"}],
  *    "image": "kylin-v10" | null, "running": true}
  *   (a data disk of 0 GiB is no disk)
+ *    "nics": [{"vni": 4097, "mac": "52:54:00:00:00:07", "address": "10.0.0.2"}]
+ *   (optional: the VM's NIC on the bridge of its VPC, with the MAC and the
+ *   address the orchestrator assigned, R-NW2; set when the domain is defined)
+ *
+ * VPCSPEC (R-NW1: one per business system; agent/net.h builds it)
+ *   {"vni": 4097, "cidr": "10.0.0.0/24", "gateway": "10.0.0.1",
+ *    "gateway_mac": "02:67:63:00:10:01",
+ *    "peers": ["192.0.2.12", "192.0.2.13"],      the other hosts' underlay
+ *    "egress": "none" | "egov" | "internet",      R-NW3, R-SC2
+ *    "uplink": {"address": "203.0.113.7", "prefix": 24, "gateway": "203.0.113.1"},
+ *                                                 when egress is not none
+ *    "isolated": false}                           R-SC3
  *
  * VMSTATE (what the hypervisor holds; labels as read back from it)
  *   {"uuid", "name", "title", "labels": {...}, "state": "running" | "shutoff" | "paused" | "other",

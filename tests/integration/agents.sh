@@ -248,7 +248,7 @@ recs = [r for r in json.load(open(sys.argv[1], encoding="utf-8"))["records"] if 
 vms = json.load(open(sys.argv[2], encoding="utf-8"))["vms"]
 done = [r for r in recs if r["action"] == "job.done"]
 for v in vms:
-    mine = [r for r in done if r["detail"]["uuid"] == v["uuid"]]
+    mine = [r for r in done if r["detail"].get("uuid") == v["uuid"]]
     assert len(mine) == 1, (v["name"], len(mine))
     r = mine[0]
     assert (r["actor"], r["role"], r["detail"]["kind"], r["detail"]["host"], r["detail"]["state"], r["detail"]["vm"]) == \
@@ -410,7 +410,7 @@ drift_repaired() {
 		grep -F "$DRIFT_VM" "$T/vmlist.out" | grep DRIFTED >/dev/null; then
 		SAW_DRIFTED=yes
 	fi
-	aq "(lambda dr: bool(dr) and any(r['action'] == 'job.done' and r['seq'] > dr[0] and r['detail']['uuid'] == '$DRIFT_UUID' for r in d['records']))([r['seq'] for r in d['records'] if r['seq'] > $MARK5 and r['action'] == 'vm.drift' and r['detail']['uuid'] == '$DRIFT_UUID']) or 1/0"
+	aq "(lambda dr: bool(dr) and any(r['action'] == 'job.done' and r['seq'] > dr[0] and r['detail'].get('uuid') == '$DRIFT_UUID' for r in d['records']))([r['seq'] for r in d['records'] if r['seq'] > $MARK5 and r['action'] == 'vm.drift' and r['detail']['uuid'] == '$DRIFT_UUID']) or 1/0"
 }
 if poll 45 drift_repaired; then
 	pass "5. within 45 s the audit shows vm.drift for $DRIFT_VM and then a job.done for it"

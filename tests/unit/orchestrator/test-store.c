@@ -44,7 +44,7 @@ static void test_migrations(void **state) {
 
         assert_int_equal(store_open(path, &s), 0);
         assert_int_equal(store_version(s, &v), 0);
-        assert_int_equal(v, 3);
+        assert_int_equal(v, 4);
         assert_int_equal(store_exec(s, "INSERT INTO units (name, created) VALUES (?, ?)",
                                     STORE_ARGS(STORE_TEXT("市xx局"), STORE_INT(1)), NULL), 0);
         store_close(s);
@@ -52,10 +52,18 @@ static void test_migrations(void **state) {
         /* Reopening keeps the data and does not migrate again. */
         assert_int_equal(store_open(path, &s), 0);
         assert_int_equal(store_version(s, &v), 0);
-        assert_int_equal(v, 3);
+        assert_int_equal(v, 4);
         int64_t n = 0;
         assert_int_equal(store_query_int(s, "SELECT COUNT(*) FROM units", STORE_NO_ARGS, &n), 0);
         assert_int_equal(n, 1);
+        /* Migration 4 rebuilt the jobs table: VPC jobs are a kind, others are not. */
+        assert_int_equal(store_exec(s, "INSERT INTO pools (name, pack, updated) VALUES ('p', 'baotou', 1)", STORE_NO_ARGS, NULL), 0);
+        assert_int_equal(store_exec(s, "INSERT INTO hosts (name, pool, underlay_address, operations_address, state, created) "
+                                       "VALUES ('h', 'p', '192.0.2.1', '192.0.2.1', 'up', 1)", STORE_NO_ARGS, NULL), 0);
+        assert_int_equal(store_exec(s, "INSERT INTO jobs (host, kind, payload, state, created) VALUES ('h', 'vpc.ensure', '{}', 'queued', 1)",
+                                    STORE_NO_ARGS, NULL), 0);
+        assert_int_equal(store_exec(s, "INSERT INTO jobs (host, kind, payload, state, created) VALUES ('h', 'vm.resize', '{}', 'queued', 1)",
+                                    STORE_NO_ARGS, NULL), -EINVAL);
         /* WAL and foreign keys are on. */
         _cleanup_free_ char *mode = NULL;
         assert_int_equal(store_query_text(s, "PRAGMA journal_mode", STORE_NO_ARGS, &mode), 0);
