@@ -19,6 +19,7 @@
 #include "journal.h"
 #include "json.h"
 #include "log.h"
+#include "net.h"
 
 #define AGENT_TIMEOUT_S 30L             /* hello, results, inventory */
 #define AGENT_POLL_SLACK_S 10L          /* transfer timeout above the long-poll's wait */
@@ -37,6 +38,7 @@ struct agent {
         struct hv *hv;
         struct journal *journal;
         struct client *client;
+        struct net *net;                /* NULL without a network section */
 
         char *host;                     /* from hello */
         unsigned heartbeat_seconds;
@@ -88,6 +90,7 @@ void agent_free(struct agent *a) {
                 return;
         free(a->relabel_dir);
         client_free(a->client);
+        net_close(a->net);
         journal_close(a->journal);
         if (a->hv)
                 a->ops->close(a->hv);
@@ -181,6 +184,14 @@ int agent_check(struct agent *a, FILE *out) {
                 fprintf(out, "  %s is not an architecture the orchestrator places VMs on; set capacity.arch if it should\n",
                         own.arch);
         fprintf(out, "journal: %s\n", c->journal);
+        if (c->network.enabled) {
+                fprintf(out, "network: prefix %s, underlay %s, VXLAN port %u, namespaces in %s, state %s\n", c->network.net.prefix,
+                        c->network.net.underlay, c->network.net.vxlan_port, c->network.net.netns_dir, c->network.state);
+                for (int k = NET_EGRESS_EGOV; k < _NET_EGRESS_MAX; k++)
+                        if (c->network.net.egress_parent[k][0])
+                                fprintf(out, "  egress %s on %s\n", net_egress_name(k), c->network.net.egress_parent[k]);
+        } else
+                fprintf(out, "network: not configured; VPCs are not built on this host\n");
         fprintf(out, "long-poll: up to %u s\n", c->poll_seconds);
         return ret;
 }
@@ -456,7 +467,8 @@ static int agent_poll(struct agent *a, unsigned wait) {
         _cleanup_(cJSON_Deletep) cJSON *answer = NULL, *results = cJSON_CreateArray();
         _cleanup_free_ char *path = xasprintf("/v1/agent/jobs?wait=%u", wait);
         int64_t ids[AGENT_RESULTS_BATCH];
-        const struct jobs_env env = { .ops = a->ops, .hv = a->hv, .journal = a->journal };
+        const struct jobs_env env = { .ops = a->ops, .hv = a->hv, .journal = a->journal, .net = a->net,
+                                      .net_state = a->config->network.enabled ? a->config->network.state : NULL };
         const cJSON *jobs, *job;
         size_t n = 0;
         int i = 0, total, r;
@@ -504,6 +516,41 @@ static int agent_poll(struct agent *a, unsigned wait) {
         return agent_flush(a, &results, ids, &n);
 }
 
+/* The network module, and the reconcile at start: VPCs of this host's
+ * prefix that the state file does not list are removed, the listed ones
+ * rebuilt where a piece is missing (R-NW1). */
+static int agent_network_start(struct agent *a) {
+        const struct config_network *cn = &a->config->network;
+        struct gc_error err = {};
+        char buf[GC_ERROR_FORMAT_MAX];
+        struct net_vpc *known = NULL;
+        size_t n_known = 0, removed = 0;
+        int r;
+
+        if (!cn->enabled) {
+                log_warning("network: no network section in %s; VPC jobs build nothing on this host and VMs get no NIC",
+                            a->config->path);
+                return 0;
+        }
+        r = net_open(&cn->net, &a->net, &err);
+        if (r < 0) {
+                log_error("network: %s", gc_error_format(&err, buf, sizeof buf));
+                return r;
+        }
+        r = jobs_vpc_state_load(cn->state, &known, &n_known);
+        if (r < 0)
+                return log_error_errno(r, "network: cannot read the VPC state %s", cn->state);
+        r = net_reconcile(a->net, known, n_known, &removed, &err);
+        jobs_vpc_state_free(known, n_known);
+        if (r < 0) {
+                log_error("network: reconcile: %s", gc_error_format(&err, buf, sizeof buf));
+                return r;
+        }
+        log_info("network: prefix %s, underlay %s; %zu VPC%s in place, %zu stray removed", cn->net.prefix, cn->net.underlay,
+                 n_known, n_known == 1 ? "" : "s", removed);
+        return 0;
+}
+
 int agent_run(struct agent *a) {
         const struct config *c = a->config;
         struct sigaction sa = { .sa_handler = agent_on_signal };
@@ -519,6 +566,9 @@ int agent_run(struct agent *a) {
         r = journal_open(c->journal, JOURNAL_KEEP_DEFAULT, &a->journal);
         if (r < 0)
                 return log_error_errno(r, "cannot open the journal %s", c->journal);
+        r = agent_network_start(a);
+        if (r < 0)
+                return r;
         r = client_new(c->orchestrator, c->tls_cert, c->tls_key, c->tls_ca, &agent_stop, &a->client);
         if (r < 0)
                 return log_error_errno(r, "cannot set up HTTPS to %s", c->orchestrator);

@@ -11,11 +11,16 @@
 #include "buf.h"
 #include "cleanup.h"
 #include "config.h"
+#include "ipv4.h"
 #include "json.h"
 
 static const char *const top_keys[] = {
-        "orchestrator", "tls", "libvirt_uri", "storage_pool", "capacity", "poll_seconds", "journal", NULL,
+        "orchestrator", "tls", "libvirt_uri", "storage_pool", "capacity", "poll_seconds", "journal", "network", NULL,
 };
+static const char *const network_keys[] = {
+        "prefix", "underlay", "netns_dir", "vxlan_port", "egress", "protected", "state", NULL,
+};
+static const char *const egress_keys[] = { "egov", "internet", NULL };
 static const char *const tls_keys[] = { "cert", "key", "ca", NULL };
 static const char *const capacity_keys[] = { "vcpus", "memory_mib", "storage_gib", "arch", NULL };
 
@@ -110,6 +115,95 @@ static char *config_resolve(const char *dir, const char *path) {
         if (path[0] == '/' || !dir)
                 return xstrdup(path);
         return xasprintf("%s/%s", dir, path);
+}
+
+/* The network module's section (agent/net.h); its absence leaves VPCs unbuilt on this host. */
+static int config_network(const cJSON *nw, const char *dir, struct config *c, struct gc_error *err) {
+        struct config_network *n = &c->network;
+        const char *s = NULL;
+        uint64_t u;
+        uint32_t a;
+        int r;
+
+        r = config_check_object(nw, "network", network_keys, err);
+        if (r < 0)
+                return r;
+        s = NULL;
+        r = config_string(nw, "network", "prefix", false, &s, err);
+        if (r < 0)
+                return r;
+        s = s ?: CONFIG_DEFAULT_NET_PREFIX;
+        if (strlen(s) > NET_PREFIX_MAX || strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789") != strlen(s)) {
+                gc_error_set(err, "invalid_config", NULL, "network.prefix", s, "is not 1 to %d of a-z, 0-9", NET_PREFIX_MAX);
+                return -EINVAL;
+        }
+        snprintf(n->net.prefix, sizeof n->net.prefix, "%s", s);
+        s = NULL;
+        r = config_string(nw, "network", "underlay", true, &s, err);
+        if (r < 0)
+                return r;
+        if (ipv4_parse(s, &a) < 0) {
+                gc_error_set(err, "invalid_config", NULL, "network.underlay", s, "is not an IPv4 address");
+                return -EINVAL;
+        }
+        snprintf(n->net.underlay, sizeof n->net.underlay, "%s", s);
+        s = NULL;
+        r = config_string(nw, "network", "netns_dir", false, &s, err);
+        if (r < 0)
+                return r;
+        n->net.netns_dir = xstrdup(s ?: NET_DEFAULT_NETNS_DIR);
+        u = NET_DEFAULT_VXLAN_PORT;
+        r = config_integer(nw, "network", "vxlan_port", 1, 65535, &u, err);
+        if (r < 0)
+                return r;
+        n->net.vxlan_port = (uint16_t) u;
+        const cJSON *eg = json_get(nw, "egress");
+        if (eg) {
+                r = config_check_object(eg, "network.egress", egress_keys, err);
+                if (r < 0)
+                        return r;
+                for (size_t k = 0; egress_keys[k]; k++) {
+                        s = NULL;
+                        r = config_string(eg, "network.egress", egress_keys[k], false, &s, err);
+                        if (r < 0)
+                                return r;
+                        if (s && strlen(s) >= NET_IFNAME_MAX) {
+                                _cleanup_free_ char *f = config_field("network.egress", egress_keys[k]);
+                                gc_error_set(err, "invalid_config", NULL, f, s, "is longer than an interface name can be");
+                                return -EINVAL;
+                        }
+                        if (s)
+                                snprintf(n->net.egress_parent[k == 0 ? NET_EGRESS_EGOV : NET_EGRESS_INTERNET], NET_IFNAME_MAX, "%s", s);
+                }
+        }
+        const cJSON *pr = json_get(nw, "protected");
+        if (pr) {
+                if (!cJSON_IsArray(pr)) {
+                        gc_error_set(err, "invalid_config", NULL, "network.protected", NULL, "is not an array of CIDRs");
+                        return -EINVAL;
+                }
+                n->net.protected = xnew(char *, cJSON_GetArraySize(pr) + 1);
+                const cJSON *p;
+                size_t i = 0;
+                cJSON_ArrayForEach(p, pr) {
+                        struct ipv4_net net;
+                        if (!cJSON_IsString(p) || ipv4_parse_net(p->valuestring, &net) < 0) {
+                                _cleanup_free_ char *f = xasprintf("network.protected[%zu]", i);
+                                _cleanup_free_ char *v = config_brief(p);
+                                gc_error_set(err, "invalid_config", NULL, f, v, "is not an IPv4 network (\"192.0.2.0/24\")");
+                                return -EINVAL;
+                        }
+                        n->net.protected[n->net.n_protected++] = xstrdup(p->valuestring);
+                        i++;
+                }
+        }
+        s = NULL;
+        r = config_string(nw, "network", "state", false, &s, err);
+        if (r < 0)
+                return r;
+        n->state = s ? config_resolve(dir, s) : xstrdup(CONFIG_DEFAULT_NET_STATE);
+        n->enabled = true;
+        return 0;
 }
 
 int config_parse(const char *text, size_t len, const char *dir, struct config **ret, struct gc_error *err) {
@@ -215,6 +309,13 @@ int config_parse(const char *text, size_t len, const char *dir, struct config **
                 return r;
         c->journal = s ? config_resolve(dir, s) : xstrdup(CONFIG_DEFAULT_JOURNAL);
 
+        const cJSON *nw = json_get(doc, "network");
+        if (nw) {
+                r = config_network(nw, dir, c, err);
+                if (r < 0)
+                        return r;
+        }
+
         *ret = TAKE_PTR(c);
         return 0;
 }
@@ -257,5 +358,10 @@ void config_free(struct config *c) {
         free(c->storage_pool);
         free(c->capacity.arch);
         free(c->journal);
+        free(c->network.net.netns_dir);
+        for (size_t i = 0; i < c->network.net.n_protected; i++)
+                free(c->network.net.protected[i]);
+        free(c->network.net.protected);
+        free(c->network.state);
         free(c);
 }

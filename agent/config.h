@@ -8,7 +8,17 @@
  *    "storage_pool": "default",                  default "default-pool"
  *    "capacity": {"vcpus": 32, "memory_mib": 131072, "storage_gib": 4096, "arch": "x86_64"},
  *    "poll_seconds": 25,                         default 25, 1..300
- *    "journal": "agent.journal"}                 default /var/lib/govcloud/agent.journal
+ *    "journal": "agent.journal",                 default /var/lib/govcloud/agent.journal
+ *    "network": {                                the VPC module (agent/net.h); without
+ *                                                it VPC jobs build nothing on this host
+ *      "prefix": "gc",                           default gc: names of links, namespaces
+ *      "underlay": "192.0.2.11",                 required: this host's VXLAN address
+ *      "netns_dir": "/run/netns",
+ *      "vxlan_port": 4789,
+ *      "egress": {"internet": "eth1", "egov": "eth2"},   uplink parents per kind
+ *      "protected": ["192.0.2.0/24"],            what no guest may reach (with the underlay)
+ *      "state": "vpcs.json"}}                    default /var/lib/govcloud/vpcs.json: the
+ *                                                VPCs this host should have, for reconciling
  *
  * Parsing is strict: an unknown key, a wrong type or a value out of range is
  * refused with its path in err->field ("tls.cert", "capacity.vcpus").
@@ -23,6 +33,7 @@
 #include <stdint.h>
 
 #include "gc/error.h"
+#include "net.h"
 
 #define CONFIG_FILE_MAX (256 * 1024)
 #define CONFIG_DEFAULT_PATH "/etc/govcloud/agent.json"
@@ -31,6 +42,8 @@
 #define CONFIG_DEFAULT_JOURNAL "/var/lib/govcloud/agent.journal"
 #define CONFIG_DEFAULT_POLL_SECONDS 25
 #define CONFIG_POLL_SECONDS_MAX 300
+#define CONFIG_DEFAULT_NET_PREFIX "gc"
+#define CONFIG_DEFAULT_NET_STATE "/var/lib/govcloud/vpcs.json"
 
 /* 0 or NULL: not overridden. */
 struct config_capacity {
@@ -38,6 +51,12 @@ struct config_capacity {
         uint64_t memory_mib;
         uint64_t storage_gib;
         char *arch;
+};
+
+struct config_network {
+        bool enabled;
+        struct net_config net;
+        char *state;                    /* the VPCs this host should have */
 };
 
 struct config {
@@ -49,6 +68,7 @@ struct config {
         struct config_capacity capacity;
         unsigned poll_seconds;
         char *journal;
+        struct config_network network;
 };
 
 int config_load(const char *path, struct config **ret, struct gc_error *err);

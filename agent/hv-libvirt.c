@@ -1152,6 +1152,16 @@ static int hv_libvirt_define(struct hv *hv, const struct hv_spec *spec) {
                 hv_xml_text(&o, "pool", hv->pool_name);
                 hv_xml_raw(&o, "' volume='%s'/><target dev='vd%c' bus='virtio'/></disk>", volumes[i], (char) ('a' + j++));
         }
+        for (size_t i = 0; i < spec->n_nics; i++) {
+                if (!spec->nics[i].bridge[0])
+                        continue;
+                /* R-NW1: on its VPC's bridge, with the MAC the orchestrator assigned (R-NW2). */
+                hv_xml_raw(&o, "<interface type='bridge'><mac address='");
+                hv_xml_text(&o, "nics.mac", spec->nics[i].mac);
+                hv_xml_raw(&o, "'/><source bridge='");
+                hv_xml_text(&o, "nics.bridge", spec->nics[i].bridge);
+                hv_xml_raw(&o, "'/><model type='virtio'/></interface>");
+        }
         hv_xml_raw(&o, "</devices></domain>");
         if (o.error < 0) {
                 r = log_warning_errno(o.error, "define %s: cannot write its definition", name);

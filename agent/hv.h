@@ -23,6 +23,7 @@
 
 #define HV_UUID_LEN 36
 #define HV_DISKS_MAX 2
+#define HV_NICS_MAX 1
 
 struct hv;
 
@@ -40,6 +41,14 @@ struct hv_disk {
         uint64_t gib;
 };
 
+/* A NIC on a bridge with the orchestrator's MAC (R-NW2). */
+struct hv_nic {
+        char bridge[16];                /* the VPC's bridge on this host */
+        char mac[18];                   /* "52:54:00:00:00:07" */
+        uint32_t vni;
+        char address[16];               /* the address assigned to it (informative) */
+};
+
 struct hv_spec {
         char uuid[HV_UUID_LEN + 1];
         char *title;                    /* unit + system + role + number */
@@ -50,6 +59,8 @@ struct hv_spec {
         struct hv_disk disks[HV_DISKS_MAX];
         size_t n_disks;
         char *image;                    /* NULL: no image */
+        struct hv_nic nics[HV_NICS_MAX];  /* set at define; bridge "" is no NIC */
+        size_t n_nics;
 };
 
 enum hv_state {

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "cleanup.h"
@@ -210,6 +212,37 @@ int jobs_spec_parse(const cJSON *vm, struct hv_spec *ret, bool *ret_running, str
                 snprintf(s.disks[s.n_disks].name, sizeof s.disks[0].name, "%s", dname);
                 s.disks[s.n_disks].gib = gib;
                 s.n_disks++;
+        }
+
+        const cJSON *nics = json_get(vm, "nics"), *nic;
+        if (nics && !cJSON_IsArray(nics))
+                return jobs_field_error(err, "vm.nics", nics, "is not an array");
+        i = 0;
+        cJSON_ArrayForEach(nic, nics) {
+                _cleanup_free_ char *field = xasprintf("vm.nics[%zu]", i++);
+                const char *mac, *address = NULL;
+                int64_t vni = 0;
+                unsigned b[6];
+                char end;
+
+                if (!cJSON_IsObject(nic))
+                        return jobs_field_error(err, field, nic, "is not an object");
+                if (s.n_nics == HV_NICS_MAX)
+                        return jobs_field_error(err, "vm.nics", nics, "has more than %d NIC", HV_NICS_MAX);
+                r = jobs_get_uint(nic, field, "vni", true, NET_VNI_MIN, NET_VNI_MAX, &vni, err);
+                r = r < 0 ? r : jobs_get_string(nic, field, "mac", true, 17, &mac, err);
+                r = r < 0 ? r : jobs_get_string(nic, field, "address", false, 15, &address, err);
+                if (r < 0)
+                        return r;
+                if (sscanf(mac, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &end) != 6 ||
+                    strlen(mac) != 17 || (b[0] & 1)) {
+                        _cleanup_free_ char *f = xasprintf("%s.mac", field);
+                        return jobs_field_error(err, f, json_get(nic, "mac"), "is not a unicast MAC address (xx:xx:xx:xx:xx:xx)");
+                }
+                s.nics[s.n_nics].vni = (uint32_t) vni;
+                snprintf(s.nics[s.n_nics].mac, sizeof s.nics[0].mac, "%s", mac);
+                snprintf(s.nics[s.n_nics].address, sizeof s.nics[0].address, "%s", address ?: "");
+                s.n_nics++;
         }
 
         r = jobs_get_string(vm, "vm", "image", false, 0, &image, err);
@@ -489,8 +522,168 @@ static cJSON *jobs_result_new(int64_t id, bool ok) {
 }
 
 /* Execute a job that the journal does not have as done. */
+/* ---------------------------------------------------------------- VPCs --- */
+
+static int jobs_state_read(const char *path, cJSON **ret) {
+        struct gc_error err = {};
+        cJSON *doc = NULL;
+        int r = json_parse_file(path, 64 * 1024 * 1024, &doc, &err);
+        if (r == -ENOENT) {
+                doc = cJSON_CreateObject();
+                cJSON_AddItemToObject(doc, "vpcs", cJSON_CreateObject());
+                *ret = doc;
+                return 0;
+        }
+        if (r < 0) {
+                char buf[GC_ERROR_FORMAT_MAX];
+                log_error("VPC state %s: %s", path, gc_error_format(&err, buf, sizeof buf));
+                return r;
+        }
+        if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(doc, "vpcs"))) {
+                cJSON_Delete(doc);
+                log_error("VPC state %s: no \"vpcs\" object", path);
+                return -EINVAL;
+        }
+        *ret = doc;
+        return 0;
+}
+
+/* Replace the file atomically: write, fsync, rename, fsync the directory. */
+static int jobs_state_write(const char *path, const cJSON *doc) {
+        _cleanup_free_ char *text = cJSON_PrintUnformatted(doc);
+        _cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
+        _cleanup_free_ char *dir = xstrdup(path);
+        char *slash = strrchr(dir, '/');
+        int fd, r = 0;
+
+        if (slash)
+                *(slash == dir ? slash + 1 : slash) = 0;
+        else
+                strcpy(dir, ".");
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return log_error_errno(errno, "VPC state %s", tmp);
+        size_t len = strlen(text), done = 0;
+        while (done < len) {
+                ssize_t n = write(fd, text + done, len - done);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        r = -errno;
+                        break;
+                }
+                done += (size_t) n;
+        }
+        if (r >= 0 && fsync(fd) < 0)
+                r = -errno;
+        close(fd);
+        if (r >= 0 && rename(tmp, path) < 0)
+                r = -errno;
+        if (r < 0) {
+                unlink(tmp);
+                return log_error_errno(r, "VPC state %s: cannot be written", path);
+        }
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0) {
+                (void) fsync(fd);
+                close(fd);
+        }
+        return 0;
+}
+
+static int jobs_state_update(const char *path, uint32_t vni, const struct net_vpc *vpc) {
+        _cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+        char key[16];
+        int r = jobs_state_read(path, &doc);
+        if (r < 0)
+                return r;
+        cJSON *vpcs = cJSON_GetObjectItemCaseSensitive(doc, "vpcs");
+        snprintf(key, sizeof key, "%u", vni);
+        cJSON_DeleteItemFromObjectCaseSensitive(vpcs, key);
+        if (vpc)
+                cJSON_AddItemToObject(vpcs, key, net_vpc_to_json(vpc));
+        return jobs_state_write(path, doc);
+}
+
+int jobs_vpc_state_load(const char *path, struct net_vpc **ret, size_t *ret_n) {
+        _cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+        struct net_vpc *v = NULL;
+        size_t n = 0;
+        const cJSON *e;
+        int r = jobs_state_read(path, &doc);
+        if (r < 0)
+                return r;
+        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(doc, "vpcs")) {
+                struct gc_error err = {};
+                struct net_vpc one = {};
+                if (net_vpc_parse(e, &one, &err) < 0) {
+                        char buf[GC_ERROR_FORMAT_MAX];
+                        log_error("VPC state %s: entry %s: %s", path, e->string, gc_error_format(&err, buf, sizeof buf));
+                        jobs_vpc_state_free(v, n);
+                        return -EINVAL;
+                }
+                v = xrealloc(v, (n + 1) * sizeof *v);
+                v[n++] = one;
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+void jobs_vpc_state_free(struct net_vpc *v, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                net_vpc_done(&v[i]);
+        free(v);
+}
+
+static int jobs_vpc_ensure(struct jobs_run_state *st, const struct net_vpc *vpc) {
+        struct gc_error err = {};
+        char actions[256] = "";
+        int r;
+
+        if (!st->env->net) {
+                jobs_act(st, "%s", JOBS_NO_NETWORK);
+                return 0;
+        }
+        r = net_ensure(st->env->net, vpc, actions, sizeof actions, &err);
+        if (r < 0) {
+                gc_error_format(&err, st->error, sizeof st->error);
+                return r;
+        }
+        jobs_act(st, "%s", actions[0] ? actions : "unchanged");
+        if (st->env->net_state) {
+                r = jobs_state_update(st->env->net_state, vpc->vni, vpc);
+                if (r < 0)
+                        return jobs_fail(st, r, "the VPC state file");
+        }
+        return 0;
+}
+
+static int jobs_vpc_delete(struct jobs_run_state *st, uint32_t vni) {
+        struct gc_error err = {};
+        int r;
+
+        if (!st->env->net) {
+                jobs_act(st, "%s", JOBS_NO_NETWORK);
+                return 0;
+        }
+        /* Out of the state first: a crash after it leaves a VPC the reconcile removes. */
+        if (st->env->net_state) {
+                r = jobs_state_update(st->env->net_state, vni, NULL);
+                if (r < 0)
+                        return jobs_fail(st, r, "the VPC state file");
+        }
+        r = net_delete(st->env->net, vni, &err);
+        if (r < 0) {
+                gc_error_format(&err, st->error, sizeof st->error);
+                return r;
+        }
+        jobs_act(st, "removed");
+        return 0;
+}
+
 static cJSON *jobs_execute(const struct jobs_env *env, int64_t id, const char *kind, const struct hv_spec *spec,
-                           bool running, const char *parse_error,
+                           bool running, const struct net_vpc *vpc, uint32_t vni, const char *parse_error,
                            struct jobs_outcome *out) {
         _cleanup_(cJSON_Deletep) cJSON *extra = cJSON_CreateObject();
         struct jobs_run_state st = { .env = env, .out = out, .extra = extra };
@@ -504,10 +697,17 @@ static cJSON *jobs_execute(const struct jobs_env *env, int64_t id, const char *k
                 abort();
         if (parse_error)
                 snprintf(st.error, sizeof st.error, "%s", parse_error);
-        else if (strcmp(kind, JOBS_KIND_ENSURE) == 0)
+        else if (strcmp(kind, JOBS_KIND_ENSURE) == 0) {
+                if (spec->n_nics > 0 && !env->net)
+                        jobs_note(&st, "nic", "not attached: this host's agent has no network section");
                 r = jobs_ensure(&st, spec, running, &recreated);
+        }
         else if (strcmp(kind, JOBS_KIND_DELETE) == 0)
                 r = jobs_delete(&st, uuid);
+        else if (strcmp(kind, JOBS_KIND_VPC_ENSURE) == 0)
+                r = jobs_vpc_ensure(&st, vpc);
+        else if (strcmp(kind, JOBS_KIND_VPC_DELETE) == 0)
+                r = jobs_vpc_delete(&st, vni);
         else
                 snprintf(st.error, sizeof st.error, "unknown job kind \"%s\"", kind);
 
@@ -524,6 +724,12 @@ static cJSON *jobs_execute(const struct jobs_env *env, int64_t id, const char *k
         }
 
         result = jobs_result_new(id, true);
+        if (strncmp(kind, "vpc.", 4) == 0) {
+                cJSON *v = cJSON_CreateObject();
+                jobs_add(v, "vni", cJSON_CreateNumber(vni));
+                jobs_add(v, "actions", cJSON_CreateString(out->actions));
+                jobs_add(result, "vpc", v);
+        }
         /* vm.delete: no VMSTATE, there is no domain left to describe. */
         if (strcmp(kind, JOBS_KIND_ENSURE) == 0) {
                 cJSON *vm = jobs_vmstate(&d, recreated);
@@ -541,7 +747,10 @@ static cJSON *jobs_execute(const struct jobs_env *env, int64_t id, const char *k
 int jobs_run(const struct jobs_env *env, const cJSON *job, cJSON **ret_result, struct jobs_outcome *ret_outcome,
              struct gc_error *err) {
         _cleanup_(jobs_spec_donep) struct hv_spec spec = {};
+        _cleanup_(net_vpc_done) struct net_vpc vpc = {};
         _cleanup_(cJSON_Deletep) cJSON *result = NULL;
+        char vpc_name[32] = "";
+        uint32_t vni = 0;
         struct jobs_outcome out = {};
         struct gc_error perr = {};
         const char *kind = NULL, *name = NULL, *uuid = NULL;
@@ -583,6 +792,26 @@ int jobs_run(const struct jobs_env *env, const cJSON *job, cJSON **ret_result, s
                         gc_error_format(&perr, parse_error, sizeof parse_error);
                 else
                         have_spec = true;
+                for (size_t i = 0; have_spec && env->net && i < spec.n_nics; i++)
+                        net_bridge_name(env->net, spec.nics[i].vni, spec.nics[i].bridge);
+        } else if (!parse_error[0] && strcmp(kind, JOBS_KIND_VPC_ENSURE) == 0) {
+                if (net_vpc_parse(json_get(job, "vpc"), &vpc, &perr) < 0)
+                        gc_error_format(&perr, parse_error, sizeof parse_error);
+                else
+                        vni = vpc.vni;
+        } else if (!parse_error[0] && strcmp(kind, JOBS_KIND_VPC_DELETE) == 0) {
+                const cJSON *v = json_get(job, "vpc");
+                int64_t n = 0;
+                if (!cJSON_IsObject(v))
+                        jobs_field_error(&perr, "vpc", v, "is not an object");
+                else if (jobs_get_uint(v, "vpc", "vni", true, NET_VNI_MIN, NET_VNI_MAX, &n, &perr) >= 0)
+                        vni = (uint32_t) n;
+                if (!vni)
+                        gc_error_format(&perr, parse_error, sizeof parse_error);
+        }
+        if (vni) {
+                snprintf(vpc_name, sizeof vpc_name, "VPC vni %u", vni);
+                name = vpc_name;
         }
         if (!name)
                 name = uuid && jobs_uuid_valid(uuid) ? uuid : "(no VM named)";
@@ -609,7 +838,7 @@ int jobs_run(const struct jobs_env *env, const cJSON *job, cJSON **ret_result, s
                 }
         }
 
-        result = jobs_execute(env, id, kind, have_spec ? &spec : NULL, running,
+        result = jobs_execute(env, id, kind, have_spec ? &spec : NULL, running, &vpc, vni,
                               parse_error[0] ? parse_error : NULL, &out);
         out.seconds = jobs_now() - t0;
 

@@ -11,6 +11,12 @@
  *              "disk_resize": "unsupported by this hypervisor", not a
  *              failure), title and labels (compared exactly), running or not.
  *   vm.delete  shutdown(force) and undefine; a VM already gone is success.
+ *   vpc.ensure net_ensure (agent/net.h), then the VPCSPEC is kept in the
+ *              state file, which the agent reconciles from at start.
+ *   vpc.delete net_delete, and the VPC leaves the state file.
+ *   Without a network module the VPC jobs succeed with "actions":
+ *   JOBS_NO_NETWORK, and a VM's NIC is not attached ("nic" note): the
+ *   orchestrator's audit chain shows it.
  *
  * The result entry (for POST /v1/agent/results) is
  *   {"job": 12, "ok": true, "vm": VMSTATE [, "disk_resize": "...", "disk_add": "..."]}
@@ -31,15 +37,21 @@
 #include "gc/error.h"
 #include "hv.h"
 #include "journal.h"
+#include "net.h"
 
 #define JOBS_KIND_ENSURE "vm.ensure"
 #define JOBS_KIND_DELETE "vm.delete"
+#define JOBS_KIND_VPC_ENSURE "vpc.ensure"
+#define JOBS_KIND_VPC_DELETE "vpc.delete"
+#define JOBS_NO_NETWORK "not built: this host's agent has no network section"
 #define JOBS_DISK_RESIZE_UNSUPPORTED "unsupported by this hypervisor"
 
 struct jobs_env {
         const struct hv_ops *ops;
         struct hv *hv;
         struct journal *journal;
+        struct net *net;                /* NULL: no network section (VPCs are not built here) */
+        const char *net_state;          /* the VPCs this host should have (a JSON file) */
 };
 
 struct jobs_outcome {
@@ -62,5 +74,9 @@ int jobs_spec_parse(const cJSON *vm, struct hv_spec *ret, bool *ret_running, str
 /* What the hypervisor holds, as VMSTATE. */
 cJSON *jobs_vmstate(const struct hv_domain *d, bool recreated);
 const char *jobs_state_name(enum hv_state s);
+/* The state file: the VPCSPECs this host should have. Missing: none. */
+int jobs_vpc_state_load(const char *path, struct net_vpc **ret, size_t *ret_n);
+void jobs_vpc_state_free(struct net_vpc *v, size_t n);
+
 /* Whether uuid is 8-4-4-4-12 hex digits. */
 bool jobs_uuid_valid(const char *uuid);

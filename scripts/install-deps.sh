@@ -15,6 +15,8 @@ packages=(
         libcmocka-dev curl
         # the system suite: a real libvirtd with qemu (TCG) guests
         libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils tini
+        # the system suite: VPCs between hosts in network namespaces (nft, ip, bridge, ping)
+        nftables iproute2 iputils-ping
 )
 for arg in "$@"; do
         case $arg in

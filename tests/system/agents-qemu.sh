@@ -338,7 +338,7 @@ want = set(open(sys.argv[2]).read().split())
 done = collections.Counter(r["object"] for r in recs if r["action"] == "job.done")
 twice = [j for j, n in done.items() if n > 1]
 failed = [r["object"] for r in recs if r["action"] == "job.failed"]
-per_vm = collections.Counter(r["detail"]["uuid"] for r in recs if r["action"] == "job.done" and r["detail"]["uuid"] in want)
+per_vm = collections.Counter(r["detail"]["uuid"] for r in recs if r["action"] == "job.done" and r["detail"].get("uuid") in want)
 bad = 0
 if twice:
     print("job.done twice for", twice); bad = 1
