@@ -188,7 +188,8 @@ int vpc_plan(struct orch *o, int64_t system_id, const struct config_pool *pool, 
                 free(taken.v);
                 return r;
         }
-        qsort(taken.v, taken.n, sizeof *taken.v, net_cmp);
+        if (taken.n > 1)
+                qsort(taken.v, taken.n, sizeof *taken.v, net_cmp);
         struct ipv4_net block = {};
         bool found = false, repeated = false;
         for (size_t k = 0; !found && k < pool->n_address_ranges; k++)
@@ -250,7 +251,8 @@ int vpc_assign_vm(struct orch *o, int64_t system_id, int64_t vm_id, const char *
         r = store_query(o->store, "SELECT address FROM vms WHERE system_id = ? AND address IS NOT NULL AND state <> 'deleted'",
                         STORE_ARGS(STORE_INT(system_id)), address_cb, &used);
         if (r >= 0) {
-                qsort(used.v, used.n, sizeof *used.v, u32_cmp);
+                if (used.n > 1)
+                        qsort(used.v, used.n, sizeof *used.v, u32_cmp);
                 /* R-NW2: after the network address and the gateway, before broadcast. */
                 r = lowest_free(net.base + 2, ipv4_net_last(&net) - 1, &used, &a);
         }
@@ -351,7 +353,8 @@ static int uplink_allocate(struct orch *o, const struct vpc_row *vpc, int kind_i
         if (r >= 0) {
                 used.v = xrealloc(used.v, (used.n + 1) * sizeof *used.v);
                 used.v[used.n++] = eg->gateway;
-                qsort(used.v, used.n, sizeof *used.v, u32_cmp);
+                if (used.n > 1)
+                        qsort(used.v, used.n, sizeof *used.v, u32_cmp);
                 r = lowest_free(eg->range.base + 1, ipv4_net_last(&eg->range) - 1, &used, &a);
         }
         free(used.v);
