@@ -77,6 +77,8 @@ int agent_new(const struct agent_options *opts, struct agent **ret) {
                 log_error("configuration %s: %s", opts->config_path, gc_error_format(&err, buf, sizeof buf));
                 return r;
         }
+        if (opts->unsafe_test_net_step_delay_ms > 0)
+                a->config->network.net.step_delay_ms = opts->unsafe_test_net_step_delay_ms;
         r = a->ops->open(a->config->libvirt_uri, a->config->storage_pool, &a->hv);
         if (r < 0)
                 return log_error_errno(r, "cannot open the hypervisor %s (storage pool %s)", a->config->libvirt_uri,

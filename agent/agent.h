@@ -33,6 +33,10 @@ struct agent_options {
          * way for tests and demos to change labels behind the orchestrator's
          * back there. Never in production. */
         const char *unsafe_test_relabel_dir;
+        /* --unsafe-test-net-step-delay MS: the network module pauses MS
+         * after each change (net_config.step_delay_ms), so that a test can
+         * kill the agent in the middle of a VPC build. Never in production. */
+        unsigned unsafe_test_net_step_delay_ms;
 };
 
 struct agent;

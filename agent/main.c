@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "agent.h"
 #include "gc-config.h"
@@ -23,6 +25,9 @@ static void help(void) {
                "      --unsafe-test-relabel DIR  apply DIR/*.json label changes behind the\n"
                "                         orchestrator's back (tests and demos on the test\n"
                "                         driver only)\n"
+               "      --unsafe-test-net-step-delay MS  pause MS milliseconds after each\n"
+               "                         network change, so that a test can interrupt a\n"
+               "                         VPC build (tests only)\n"
                "  -h, --help             this text\n"
                "      --version          the version\n"
                "\n"
@@ -36,6 +41,7 @@ int main(int argc, char **argv) {
                 { "check-config", no_argument, NULL, 'C' },
                 { "log-level", required_argument, NULL, 'L' },
                 { "unsafe-test-relabel", required_argument, NULL, 'U' },
+                { "unsafe-test-net-step-delay", required_argument, NULL, 'D' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {}
@@ -59,6 +65,19 @@ int main(int argc, char **argv) {
                 case 'U':
                         opts.unsafe_test_relabel_dir = optarg;
                         break;
+                case 'D': {
+                        char *end;
+                        unsigned long ms;
+                        errno = 0;
+                        ms = strtoul(optarg, &end, 10);
+                        if (errno || end == optarg || *end || ms == 0 || ms > 60000) {
+                                fprintf(stderr, "gc-agent: --unsafe-test-net-step-delay: \"%s\" is not 1 to 60000 ms\n",
+                                        optarg);
+                                return 2;
+                        }
+                        opts.unsafe_test_net_step_delay_ms = (unsigned) ms;
+                        break;
+                }
                 case 'L':
                         level = log_level_from_string(optarg);
                         if (level < 0) {

@@ -21,7 +21,7 @@
  * any link and removed after every one); otherwise it is someone else's
  * and is never touched.
  *
- * GC_NET_STEP_DELAY_MS (read by net_open) pauses that long after each
+ * net_config.step_delay_ms (tests only) pauses that long after each
  * change, so that a test can interrupt a build between two steps.
  */
 #include <arpa/inet.h>
@@ -2057,7 +2057,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct net *, net_close)
 
 int net_open(const struct net_config *cfg, struct net **ret, struct gc_error *err) {
         _cleanup_(net_closep) struct net *n = xnew(struct net, 1);
-        const char *delay;
         char canon[NET_ADDR_MAX];
         int family, r;
 
@@ -2092,9 +2091,10 @@ int net_open(const struct net_config *cfg, struct net **ret, struct gc_error *er
                 if (if_nametoindex(p) == 0)
                         return net_fail(err, -ENODEV, field, p, "names no interface of this host");
         }
-        delay = getenv("GC_NET_STEP_DELAY_MS");
-        if (delay && *delay)
-                n->step_delay_ms = (unsigned) strtoul(delay, NULL, 10);
+        n->step_delay_ms = cfg->step_delay_ms;
+        if (n->step_delay_ms > 0)
+                log_warning("network: pausing %u ms after each change (a test option, never in production)",
+                            n->step_delay_ms);
 
         n->sk = nl_socket_alloc();
         if (!n->sk)

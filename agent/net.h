@@ -92,6 +92,10 @@ struct net_config {
          * besides the underlay address itself, which is always protected. */
         char **protected;
         size_t n_protected;
+        /* Tests only (gc-agent --unsafe-test-net-step-delay): pause this
+         * long after each change, so that a build can be interrupted
+         * between two steps. 0 in production. */
+        unsigned step_delay_ms;
 };
 
 struct net_uplink {

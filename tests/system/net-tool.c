@@ -4,10 +4,12 @@
  * so that system tests can play a host's agent in a network namespace.
  *
  *   net-tool [--prefix P] [--underlay ADDR] [--netns-dir D] [--vxlan-port N]
- *            [--egress-parent KIND=IF]... [--protected CIDR]...
+ *            [--egress-parent KIND=IF]... [--protected CIDR]... [--step-delay MS]
  *            ensure FILE.json | delete VNI | list | reconcile FILE.json
  *
  * ensure takes one VPCSPEC, reconcile an array of them ("-" reads stdin).
+ * --step-delay pauses MS after each change (net_config.step_delay_ms), so
+ * that a test can kill it between two steps.
  * Prints what was done on standard output; exits 0 on success, 1 on a
  * failure (the message on standard error), 2 on bad usage.
  */
@@ -28,7 +30,7 @@
 
 static void usage(FILE *f) {
         fprintf(f, "usage: net-tool [--prefix P] [--underlay ADDR] [--netns-dir D] [--vxlan-port N]\n"
-                   "                [--egress-parent KIND=IF]... [--protected CIDR]...\n"
+                   "                [--egress-parent KIND=IF]... [--protected CIDR]... [--step-delay MS]\n"
                    "                ensure FILE.json | delete VNI | list | reconcile FILE.json\n");
 }
 
@@ -54,6 +56,7 @@ int main(int argc, char **argv) {
                 { "vxlan-port", required_argument, NULL, 'x' },
                 { "egress-parent", required_argument, NULL, 'e' },
                 { "protected", required_argument, NULL, 'P' },
+                { "step-delay", required_argument, NULL, 'd' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -106,6 +109,16 @@ int main(int argc, char **argv) {
                                 return 2;
                         }
                         snprintf(cfg.egress_parent[kind], NET_IFNAME_MAX, "%s", eq + 1);
+                        break;
+                }
+                case 'd': {
+                        char *end;
+                        unsigned long ms = strtoul(optarg, &end, 10);
+                        if (*end || end == optarg || ms > 60000) {
+                                fprintf(stderr, "net-tool: --step-delay: not 0 to 60000 ms: %s\n", optarg);
+                                return 2;
+                        }
+                        cfg.step_delay_ms = (unsigned) ms;
                         break;
                 }
                 case 'P':
