@@ -238,17 +238,21 @@ c.update(json.loads(os.environ["EXTRA_JSON"]))
 json.dump(c, open(sys.argv[1], "w", encoding="utf-8"), ensure_ascii=False, indent=2)
 EOF
 }
-_ready_port() { [[ -s $T/ready ]] && grep -Eq '^127\.0\.0\.1 [0-9]+$' "$T/ready"; }
+_ready_port() { [[ -s $T/ready ]] && grep -Eq '^[0-9.]+ [0-9]+$' "$T/ready"; }
 _healthy() { api authority GET /healthz && [[ $STATUS == 200 ]]; }
 # orch_start: start gc-orchestrator on $CONFIG (extra options in ORCH_ARGS);
 # PORT and URL once it answers /healthz.
 ORCH_ARGS=()
+# IN_NS: a command prefix (nsenter --net=...) under which the orchestrator
+# and the clients (curl, the Python client) run, for a system test whose
+# orchestrator lives in a network namespace; empty: this namespace.
+IN_NS=()
 orch_start() {
 	[[ -x $ORCH_BIN ]] || bail "$ORCH_BIN is not built"
 	[[ -z $ORCH_PID ]] || bail "orch_start: already running ($ORCH_PID)"
 	rm -f "$T/ready"
 	printf -- '--- start %s\n' "$(date -u +%FT%TZ)" >>"$ORCH_LOG"
-	(cd "$T" && exec "$ORCH_BIN" -c "$CONFIG" --ready-file "$T/ready" "${ORCH_ARGS[@]}") >>"$ORCH_LOG" 2>&1 &
+	(cd "$T" && exec ${IN_NS[@]+"${IN_NS[@]}"} "$ORCH_BIN" -c "$CONFIG" --ready-file "$T/ready" "${ORCH_ARGS[@]}") >>"$ORCH_LOG" 2>&1 &
 	ORCH_PID=$!
 	local deadline=$((SECONDS + 30))
 	while ! _ready_port; do
@@ -261,7 +265,7 @@ orch_start() {
 		sleep 0.05
 	done
 	PORT=$(cut -d' ' -f2 "$T/ready")
-	URL=https://127.0.0.1:$PORT
+	URL=https://$(cut -d' ' -f1 "$T/ready"):$PORT
 	poll 30 _healthy || bail "gc-orchestrator on port $PORT does not answer /healthz"
 }
 # orch_stop: SIGTERM, and wait (30 s) for exit status 0.
@@ -308,7 +312,7 @@ api() {
 		-X "$method" -o "$BODY" -w '%{http_code}' ${CURL_EXTRA[@]+"${CURL_EXTRA[@]}"})
 	[[ -z $body ]] || args+=(-H 'Content-Type: application/json' --data-binary "$body")
 	: >"$BODY"
-	STATUS=$(curl "${args[@]}" "$URL$path" 2>"$T/curl.err") || STATUS=${STATUS:-000}
+	STATUS=$(${IN_NS[@]+"${IN_NS[@]}"} curl "${args[@]}" "$URL$path" 2>"$T/curl.err") || STATUS=${STATUS:-000}
 	[[ -n $STATUS ]] || STATUS=000
 }
 # pyapi WHO METHOD PATH [FILE]: the same call with the Python client (ssl
@@ -319,7 +323,7 @@ pyapi() {
 	local args=(call --url "$URL" --ca "$PKI/ca.crt" --cert "$CERT" --key "$KEY" --out "$BODY")
 	[[ -z $file ]] || args+=(--data "$file")
 	: >"$BODY"
-	STATUS=$("${GCINT[@]}" "${args[@]}" "$method" "$path" 2>"$T/curl.err") || true
+	STATUS=$(${IN_NS[@]+"${IN_NS[@]}"} "${GCINT[@]}" "${args[@]}" "$method" "$path" 2>"$T/curl.err") || true
 	[[ -n $STATUS ]] || STATUS=000
 	if grep -q 'not TLSv1.3' "$T/curl.err"; then STATUS=tls; fi
 }

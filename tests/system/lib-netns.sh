@@ -257,6 +257,49 @@ nl_rx_packets() {
 	ip -n "$1" -s link show dev "$2" 2>/dev/null | awk '/RX:/ {getline; print $2; exit}'
 }
 
+_NL_LINKS_PY='
+import json, sys, re
+want = re.compile(sys.argv[1])
+for l in json.load(sys.stdin):
+    if not want.search(l["ifname"]):
+        continue
+    info = l.get("linkinfo", {})
+    data = info.get("info_data", {})
+    extra = ""
+    if info.get("info_kind") == "vxlan":
+        extra = " id %s local %s port %s learning %s remote %s" % (data.get("id"), data.get("local"),
+            data.get("port"), data.get("learning"), data.get("remote"))
+    if info.get("info_kind") == "macvlan":
+        extra = " mode %s" % data.get("mode")
+    print("%s kind %s admin %s mtu %s master %s alias %s%s" % (l["ifname"], info.get("info_kind"),
+        "up" if "UP" in l["flags"] else "down", l["mtu"], l.get("master"), l.get("ifalias"), extra))
+'
+# nl_vpc_snapshot NS PREFIX VNI: what the network module built for VNI in
+# the host namespace NS (agent/net.h): its links there, the VXLAN's
+# all-zero FDB entries, its bridge table, and in its router namespace the
+# links, gateway MAC, addresses, routes, rules and forwarding switches.
+# Two snapshots are equal when the same objects exist with the same
+# settings (kernel-chosen MACs and indexes left out).
+nl_vpc_snapshot() {
+	local ns=$1 p=$2 x r
+	x=$(printf '%06x' "$3")
+	r=$p-vpc-$x
+	# Each part whatever happens to the others (a caller may run set -e).
+	(
+		set +e
+		ip -n "$ns" -j -d link show | python3 -c "$_NL_LINKS_PY" "^${p}[bvr]$x\$"
+		bridge -n "$ns" fdb show dev "${p}v$x" | grep '^00:00:00:00:00:00' | sort
+		ip netns exec "$ns" nft list table bridge "govcloud_${p}_$x"
+		[[ -e /run/netns/$r ]] && echo "router namespace present" || echo "no router namespace"
+		ip -n "$r" -j -d link show | python3 -c "$_NL_LINKS_PY" ""
+		ip -n "$r" link show dev gw | grep -o 'link/ether [0-9a-f:]*'
+		ip -n "$r" -4 -o addr show | awk '{print $2, $3, $4}'
+		ip -n "$r" route show
+		ip netns exec "$r" nft list ruleset
+		ip netns exec "$r" sysctl -n net.ipv4.conf.gw.forwarding net.ipv4.conf.up.forwarding
+	) 2>&1 || true
+}
+
 # nl_cleanup: end the processes and remove every namespace of the run.
 nl_cleanup() {
 	local pid ns

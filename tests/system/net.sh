@@ -393,37 +393,7 @@ D=$S/d.json
 spec "$D" 4100 10.4.0.0/24 10.4.0.1 02:67:63:00:10:04 "[\"$U1\", \"$U2\"]" internet 203.0.113.34 false
 # snapshot: every property of VPC D on host 3 that an ensure sets, with
 # ifindexes, random MACs and the operational state left out.
-LINKS_PY='
-import json, sys
-want = sys.argv[1]
-for l in json.load(sys.stdin):
-    if want and want not in l["ifname"]:
-        continue
-    info = l.get("linkinfo", {})
-    data = info.get("info_data", {})
-    extra = ""
-    if info.get("info_kind") == "vxlan":
-        extra = " id %s local %s port %s learning %s remote %s" % (data.get("id"), data.get("local"),
-            data.get("port"), data.get("learning"), data.get("remote"))
-    if info.get("info_kind") == "macvlan":
-        extra = " mode %s" % data.get("mode")
-    print("%s kind %s admin %s mtu %s master %s alias %s%s" % (l["ifname"], info.get("info_kind"),
-        "up" if "UP" in l["flags"] else "down", l["mtu"], l.get("master"), l.get("ifalias"), extra))
-'
-snapshot() {
-	local r=${P3}-vpc-001004
-	{
-		ip -n "$H3" -j -d link show | python3 -c "$LINKS_PY" "${P3}"
-		bridge -n "$H3" fdb show dev "${P3}v001004" | grep '^00:00:00:00:00:00' | sort
-		ip netns exec "$H3" nft list table bridge "govcloud_${P3}_001004"
-		ip -n "$r" -j -d link show | python3 -c "$LINKS_PY" ""
-		ip -n "$r" link show dev gw | grep -o 'link/ether [0-9a-f:]*'
-		ip -n "$r" -4 -o addr show | awk '{print $2, $3, $4}'
-		ip -n "$r" route show
-		ip netns exec "$r" nft list ruleset
-		ip netns exec "$r" sysctl -n net.ipv4.conf.gw.forwarding net.ipv4.conf.up.forwarding
-	} 2>&1
-}
+snapshot() { nl_vpc_snapshot "$H3" "$P3" 4100; }
 check "reference: host 3 builds VPC D in one go" agent 3 ensure "$D"
 snapshot >"$S/d.ref"
 note "the reference state of D on host 3:"
@@ -438,7 +408,7 @@ partial=0 rounds=0 identical=0
 for ((k = 0; k < steps; k += 2)); do
 	t=$(((k * DELAY) + DELAY / 2))
 	printf -- '--- host 3: ensure D with a kill after %d ms\n' "$t" >>"$LOG"
-	GC_NET_STEP_DELAY_MS=$DELAY nl_in_host 3 "$TOOL" --prefix "$P3" --underlay "$U3" --egress-parent internet=wan0 \
+	nl_in_host 3 "$TOOL" --step-delay $DELAY --prefix "$P3" --underlay "$U3" --egress-parent internet=wan0 \
 		--protected 192.0.2.0/24 ensure "$D" >>"$LOG" 2>&1 &
 	pid=$!
 	sleep "$(printf '%d.%03d' $((t / 1000)) $((t % 1000)))"
@@ -461,7 +431,7 @@ check "the kills landed mid-build ($partial of $rounds left a partial VPC)" test
 is "after each kill, one ensure made D exactly the reference" "$identical" "$rounds"
 check "kill -9 during delete: ensure, kill mid-delete, delete again leaves nothing" bash -c "
 	nsenter --net=/run/netns/$H3 $TOOL --prefix $P3 --underlay $U3 --egress-parent internet=wan0 ensure $D >/dev/null 2>&1 &&
-	{ GC_NET_STEP_DELAY_MS=200 nsenter --net=/run/netns/$H3 $TOOL --prefix $P3 --underlay $U3 delete 4100 >/dev/null 2>&1 &
+	{ nsenter --net=/run/netns/$H3 $TOOL --step-delay 200 --prefix $P3 --underlay $U3 delete 4100 >/dev/null 2>&1 &
 	  p=\$!; sleep 0.3; kill -KILL \$p; wait \$p; } ;
 	[ \"\$(ip -n $H3 -o link | grep -c ${P3}[bvr]001004)\" != 3 ] &&
 	nsenter --net=/run/netns/$H3 $TOOL --prefix $P3 --underlay $U3 delete 4100 >/dev/null 2>&1 &&
