@@ -2,8 +2,14 @@
 # The govcloud demo: install what is missing, build, and show what it does
 # today. It grows with each part of the system.
 #   scripts/demo.sh
-# Everything it starts runs on loopback and stops at the end; its files are
-# in a temporary directory (kept with GC_DEMO_KEEP=1).
+# As root, its three hosts are network namespaces joined by an underlay
+# (tests/system/lib-netns.sh, as the system suite makes them), the
+# orchestrator sits on that underlay in a namespace of its own, and each
+# system's VPC is really built; guest namespaces on the VPC bridges ping
+# each other across hosts. Nothing in the machine's own network namespace
+# is changed. Without root (or without network namespaces) everything runs
+# on loopback and the VPCs are only planned. Everything it starts stops at
+# the end; its files are in a temporary directory (kept with GC_DEMO_KEEP=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -21,9 +27,15 @@ say() { printf '\033[2m$ %s\033[0m\n' "$*"; }
 
 work=$(mktemp -d /tmp/govcloud-demo.XXXXXX)
 pids=()
+# Network namespaces: the hosts, their underlay, the orchestrator's.
+# shellcheck source=tests/system/lib-netns.sh
+. "$top/tests/system/lib-netns.sh"
+if why=$(nl_usable); then netns=1; else netns=0; fi
+in_orch=()      # the prefix that runs a command where the orchestrator is
 cleanup() {
         for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
         wait 2>/dev/null || true
+        [ "$netns" = 1 ] && nl_cleanup
         if [ "${GC_DEMO_KEEP:-0}" = 1 ]; then echo "demo files kept in $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
@@ -32,24 +44,44 @@ step "The four jurisdictions' policy packs, checked against the schema"
 "$gcctl" policy check policies/baotou.json policies/luan.json policies/zhumadian.json policies/sichuan.json
 echo "(gcctl policy explain policies/NAME.json says what each pack decides, rule by rule)"
 
+orch_addr=127.0.0.1
+declare -A hostno=([host-a]=1 [host-b]=2 [host-c]=3)
+underlay() { if [ "$netns" = 1 ]; then nl_host_underlay "${hostno[$1]}"; else echo 127.0.0.1; fi; }
+if [ "$netns" = 1 ]; then
+        step "Three hosts as network namespaces on an underlay 192.0.2.0/24, and the orchestrator's"
+        nl_init
+        nl_topology 3
+        orch_addr=192.0.2.100
+        orch_ns=$(nl_underlay_ns_add orch "$orch_addr/24")
+        in_orch=(nsenter "--net=/run/netns/$orch_ns")
+        for h in host-a host-b host-c; do
+                echo "$h: namespace $(nl_host_ns "${hostno[$h]}"), underlay $(underlay "$h"), uplink parent wan0"
+        done
+        echo "orchestrator: namespace $orch_ns, $orch_addr; the \"internet\": $NL_INET ($NL_INTERNET_ADDR)"
+else
+        step "Not in network namespaces ($why): hosts on loopback, VPCs planned but not built"
+fi
+
 step "A PKI for this run (scripts/pki.sh: CA, TLS 1.3 certificates, SM2 signing keys)"
-scripts/pki.sh --out "$work/pki" --host host-a --host host-b --host host-c | tail -n 3
+scripts/pki.sh --out "$work/pki" --host host-a --host host-b --host host-c \
+        --server-name localhost --server-name 127.0.0.1 --server-name "$orch_addr" | tail -n 3
 cd "$work"
 
 step "A local webhook receiver, and the orchestrator on SQLite with two pools (test clock on)"
-python3 "$top/scripts/webhook-receiver.py" "$work/webhook.port" "$work/events" &
+"${in_orch[@]}" python3 "$top/scripts/webhook-receiver.py" "$work/webhook.port" "$work/events" &
 pids+=($!)
 for _ in $(seq 100); do [ -s webhook.port ] && break; sleep 0.05; done
 cat >orchestrator.json <<JSON
 {
-  "listen": "127.0.0.1:0",
+  "listen": "$orch_addr:0",
   "tls": { "cert": "pki/tls/orchestrator.crt", "key": "pki/tls/orchestrator.key", "ca": "pki/ca.crt" },
   "database": "orchestrator.db",
   "service_key": "pki/sign/orchestrator-gc-orchestrator.key",
   "plugin_dir": "$top/build/plugins",
   "pack": "baotou",
   "pools": [
-    { "name": "包头-A", "arch": ["x86", "arm"] },
+    { "name": "包头-A", "arch": ["x86", "arm"], "address_ranges": ["10.0.0.0/16"],
+      "egress": { "egov": { "range": "203.0.113.0/24", "gateway": "203.0.113.1" } } },
     { "name": "六安-A", "pack": "luan" }
   ],
   "plugins": [
@@ -58,17 +90,17 @@ cat >orchestrator.json <<JSON
   "notify": { "retry_initial_ms": 200, "retry_max_ms": 2000 }
 }
 JSON
-"$orchestrator" --config orchestrator.json --ready-file ready --unsafe-test-clock 2>orchestrator.log &
+"${in_orch[@]}" "$orchestrator" --config orchestrator.json --ready-file ready --unsafe-test-clock 2>orchestrator.log &
 pids+=($!)
 for _ in $(seq 200); do [ -s ready ] && break; sleep 0.05; done
 [ -s ready ] || { cat orchestrator.log; exit 1; }
-export GC_SERVER="https://127.0.0.1:$(cut -d' ' -f2 ready)" GC_CACERT="$work/pki/ca.crt"
+export GC_SERVER="https://$orch_addr:$(cut -d' ' -f2 ready)" GC_CACERT="$work/pki/ca.crt"
 echo "gc-orchestrator listening on $GC_SERVER (log: orchestrator.log)"
 
 # Who is who: the client certificate decides the role (OU) and identity (CN).
 as() {
         local who=$1; shift
-        GC_CERT="$work/pki/tls/$who.crt" GC_KEY="$work/pki/tls/$who.key" "$gcctl" "$@"
+        GC_CERT="$work/pki/tls/$who.crt" GC_KEY="$work/pki/tls/$who.key" "${in_orch[@]}" "$gcctl" "$@"
 }
 tenant=$(awk -F'\t' '$1 == "tenant" { print $2; exit }' pki/names.tsv)
 
@@ -90,11 +122,19 @@ as authority-authority system list
 
 step "The provider registers three compute nodes; an agent starts on each (libvirt test driver)"
 for h in host-a:包头-A host-b:包头-A host-c:六安-A; do
-        name=${h%%:*} pool=${h#*:}
-        say "gcctl host add $name --pool $pool --underlay 127.0.0.1 --ops 127.0.0.1 --agent-cert pki/tls/host-$name.crt"
-        as provider-provider-ops host add "$name" --pool "$pool" --underlay 127.0.0.1 --ops 127.0.0.1 \
+        name=${h%%:*} pool=${h#*:} ul=$(underlay "${h%%:*}")
+        say "gcctl host add $name --pool $pool --underlay $ul --ops $ul --agent-cert pki/tls/host-$name.crt"
+        as provider-provider-ops host add "$name" --pool "$pool" --underlay "$ul" --ops "$ul" \
                 --agent-cert "pki/tls/host-$name.crt" >/dev/null
         mkdir -p "relabel-$name"
+        network=
+        in_host=()
+        if [ "$netns" = 1 ]; then
+                in_host=(nsenter "--net=/run/netns/$(nl_host_ns "${hostno[$name]}")")
+                network=',
+  "network": { "prefix": "'$(nl_host_prefix "${hostno[$name]}")'", "underlay": "'$ul'", "egress": { "egov": "wan0" },
+               "protected": ["192.0.2.0/24"], "state": "vpcs-'$name'.json" }'
+        fi
         cat >"agent-$name.json" <<JSON
 {
   "orchestrator": "$GC_SERVER",
@@ -103,10 +143,10 @@ for h in host-a:包头-A host-b:包头-A host-c:六安-A; do
   "storage_pool": "default-pool",
   "capacity": { "vcpus": 32, "memory_mib": 131072, "storage_gib": 20000, "arch": "x86_64" },
   "poll_seconds": 25,
-  "journal": "agent-$name.journal"
+  "journal": "agent-$name.journal"$network
 }
 JSON
-        "$agent" --config "agent-$name.json" --unsafe-test-relabel "relabel-$name" 2>"agent-$name.log" &
+        "${in_host[@]}" "$agent" --config "agent-$name.json" --unsafe-test-relabel "relabel-$name" 2>"agent-$name.log" &
         pids+=($!)
 done
 for _ in $(seq 200); do
@@ -164,6 +204,55 @@ submit "A valid apply (Baotou pool: VM names built as unit+system+role+number, R
 progress 1
 wait_state 1 trial
 as authority-authority vm list --system 1
+
+step "System 1's own network (R-NW1, R-NW2): a VXLAN id, a CIDR, an address and MAC per VM"
+say "gcctl system network 1"
+as provider-provider-ops system network 1
+if [ "$netns" = 1 ]; then
+        # Two VMs on different hosts, played by guest namespaces on their
+        # hosts' VPC bridges with the assigned MAC and address.
+        as provider-provider-ops system network 1 --json >net-1.json
+        read -r vni cidr gw < <(python3 -c 'import json; n = json.load(open("net-1.json"))["network"]; print(n["vni"], n["cidr"], n["gateway"])')
+        x=$(printf '%06x' "$vni")
+        mapfile -t gl < <(python3 -c '
+import json
+vms, seen = json.load(open("net-1.json"))["network"]["vms"], set()
+for v in vms:
+    if v["host"] not in seen:
+        seen.add(v["host"])
+        print(v["name"], v["host"], v["address"], v["mac"])' | head -n 2)
+        k=0
+        for line in "${gl[@]}"; do
+                read -r vm h addr mac <<<"$line"
+                k=$((k + 1))
+                i=${hostno[$h]}
+                nl_guest_add "g$k" "$i" "$(nl_host_prefix "$i")b$x" "$mac" "$addr/${cidr#*/}" "$gw"
+                ga[k]=$addr
+                echo "guest g$k plays $vm: $addr $mac on $h's bridge $(nl_host_prefix "$i")b$x"
+        done
+        say "ip netns exec g1 ping ${ga[2]}   (g1 on ${gl[0]#* } pings g2 on ${gl[1]#* }: across the VXLAN)"
+        ip netns exec "$(nl_guest_ns g1)" ping -n -c 3 -i 0.2 -W 1 "${ga[2]}" | sed -n '/packets/p'
+        say "ping from g1 to the internet ($NL_INTERNET_ADDR): egress is closed (R-NW3)"
+        ip netns exec "$(nl_guest_ns g1)" ping -n -c 2 -i 0.2 -W 1 "$NL_INTERNET_ADDR" | sed -n '/packets/p' || true
+        say "gcctl system egress 1 --to egov --reference 备案-2026-01   (before the admission check)"
+        as provider-provider-ops system egress 1 --to egov --reference 备案-2026-01 || true
+        say "gcctl system isolate 1 --reason 疑似入侵   (R-SC3: traffic stops, VMs keep running)"
+        as provider-provider-ops system isolate 1 --reason 疑似入侵 --reference 事件-2026-01 >/dev/null
+        for _ in $(seq 100); do
+                as provider-provider-ops system network 1 --json | python3 -c 'import json,sys; n = json.load(sys.stdin)["network"]; sys.exit(0 if all(h["state"] == "ready" for h in n["hosts"]) else 1)' && break
+                sleep 0.1
+        done
+        printf 'isolated on every host; g1 -> g2: '
+        ip netns exec "$(nl_guest_ns g1)" ping -n -c 2 -i 0.2 -W 1 "${ga[2]}" | sed -n '/packets/p' || true
+        say "gcctl system restore 1 --reason 排查完毕"
+        as authority-authority system restore 1 --reason 排查完毕 --reference 事件-2026-01 >/dev/null
+        for _ in $(seq 100); do
+                as provider-provider-ops system network 1 --json | python3 -c 'import json,sys; n = json.load(sys.stdin)["network"]; sys.exit(0 if all(h["state"] == "ready" for h in n["hosts"]) else 1)' && break
+                sleep 0.1
+        done
+        printf 'restored on every host; g1 -> g2: '
+        ip netns exec "$(nl_guest_ns g1)" ping -n -c 3 -i 0.2 -W 1 "${ga[2]}" | sed -n '/packets/p'
+fi
 step "The approval system retries the same approval: the existing request comes back"
 as approval-approval-oa request submit apply.json --sign pki/sign/approval-approval-oa.key || true
 submit "A classified system (R-RQ1)" apply-classified.json
@@ -225,7 +314,7 @@ step "The audit chain: every acceptance and every refusal, attributed"
 as authority-authority audit list --limit 200
 
 step "Metrics (Prometheus text): requests by outcome, refusals by rule"
-curl -sS --cacert pki/ca.crt --cert pki/tls/provider-provider-ops.crt --key pki/tls/provider-provider-ops.key \
+"${in_orch[@]}" curl -sS --cacert pki/ca.crt --cert pki/tls/provider-provider-ops.crt --key pki/tls/provider-provider-ops.key \
         "$GC_SERVER/metrics" | grep -E '^gc_(requests|refusals|access)' | grep -v ' 0$'
 
 step "The events the webhook receiver got, each signed with the orchestrator's service key"
