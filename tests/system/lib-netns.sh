@@ -104,7 +104,9 @@ nl_host_prefix() {
 	local letters=abcdefghijklmnopqrstuvwxyz
 	echo "$NL_RUN${letters:$1-1:1}"
 }
-# nl_in_host I CMD...: run CMD in host I's network namespace only.
+# nl_in_host I CMD...: run CMD in host I's network namespace only. Started
+# in the background ("nl_in_host ... &"), $! is a subshell, not CMD: to
+# kill CMD, start "nsenter --net=/run/netns/$(nl_host_ns I) CMD... &".
 nl_in_host() {
 	local h=$1
 	shift

@@ -408,7 +408,9 @@ partial=0 rounds=0 identical=0
 for ((k = 0; k < steps; k += 2)); do
 	t=$(((k * DELAY) + DELAY / 2))
 	printf -- '--- host 3: ensure D with a kill after %d ms\n' "$t" >>"$LOG"
-	nl_in_host 3 "$TOOL" --step-delay $DELAY --prefix "$P3" --underlay "$U3" --egress-parent internet=wan0 \
+	# nsenter itself, not the function nl_in_host: $! is then net-tool
+	# (nsenter execs it), which the kill must hit.
+	nsenter --net="/run/netns/$H3" "$TOOL" --step-delay $DELAY --prefix "$P3" --underlay "$U3" --egress-parent internet=wan0 \
 		--protected 192.0.2.0/24 ensure "$D" >>"$LOG" 2>&1 &
 	pid=$!
 	sleep "$(printf '%d.%03d' $((t / 1000)) $((t % 1000)))"
