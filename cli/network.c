@@ -91,11 +91,6 @@ static int print_network(const struct remote *rm, const cJSON *answer) {
         return fflush(stdout) == 0 ? GCCTL_EXIT_OK : GCCTL_EXIT_FAIL;
 }
 
-static int network_id(const struct remote *rm, int argc, char **argv, int first, uint64_t *ret) {
-        int ex = remote_operands(rm, argc, argv, first, 1, "ID");
-        return ex ?: remote_parse_uint(rm, "ID", argv[first], 1, INT64_MAX, ret);
-}
-
 /* --- network --- */
 
 const char gcctl_network_usage[] =
@@ -125,7 +120,7 @@ int gcctl_run_network(int argc, char **argv) {
         i = remote_parse_options(&rm, argc, argv, gcctl_network_usage, NULL, NULL, NULL, &ex);
         if (i < 0)
                 return ex;
-        ex = network_id(&rm, argc, argv, i, &id);
+        ex = remote_parse_id(&rm, argc, argv, i, 1, "ID", &id);
         if (ex != GCCTL_EXIT_OK)
                 return ex;
         path = xasprintf("/v1/systems/%llu/network", (unsigned long long) id);
@@ -169,7 +164,7 @@ int gcctl_run_egress(int argc, char **argv) {
         i = remote_parse_options(&rm, argc, argv, gcctl_egress_usage, network_options, network_handle, &a, &ex);
         if (i < 0)
                 return ex;
-        ex = network_id(&rm, argc, argv, i, &id);
+        ex = remote_parse_id(&rm, argc, argv, i, 1, "ID", &id);
         if (ex != GCCTL_EXIT_OK)
                 return ex;
         if (!a.to || !a.reference)
@@ -239,7 +234,7 @@ static int run_switch(int argc, char **argv, const char *verb, const char *usage
         i = remote_parse_options(&rm, argc, argv, usage, network_options, network_handle, &a, &ex);
         if (i < 0)
                 return ex;
-        ex = network_id(&rm, argc, argv, i, &id);
+        ex = remote_parse_id(&rm, argc, argv, i, 1, "ID", &id);
         if (ex != GCCTL_EXIT_OK)
                 return ex;
         if (!a.reason)

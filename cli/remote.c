@@ -97,6 +97,12 @@ int remote_parse_options(struct remote *rm, int argc, char **argv, const char *u
         return gcctl_parse_options_any_order(argc, argv, usage, all, remote_handle, &chain, ret_exit);
 }
 
+int remote_parse_id(const struct remote *rm, int argc, char **argv, int first, int n, const char *names,
+                    uint64_t *ret) {
+        int ex = remote_operands(rm, argc, argv, first, n, names);
+        return ex ?: remote_parse_uint(rm, "ID", argv[first], 1, INT64_MAX, ret);
+}
+
 int remote_operands(const struct remote *rm, int argc, char **argv, int first, int n, const char *names) {
         if (argc - first < n)
                 return gcctl_usage_error(rm->verb, "missing %s (see --help)", names);

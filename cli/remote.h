@@ -70,6 +70,10 @@ int remote_operands(const struct remote *rm, int argc, char **argv, int first, i
 /* "ID" operands and integer options: decimal in [min, max]. */
 int remote_parse_uint(const struct remote *rm, const char *what, const char *s, uint64_t min, uint64_t max,
                       uint64_t *ret);
+/* Exactly n operands from argv[first], the first of them a record ID
+ * (1 .. INT64_MAX) into *ret; names ("ID", "ID and FILE") for messages. */
+int remote_parse_id(const struct remote *rm, int argc, char **argv, int first, int n, const char *names,
+                    uint64_t *ret);
 /* Text that goes into JSON must be UTF-8; what names the option. */
 int remote_check_text(const struct remote *rm, const char *what, const char *s);
 

@@ -103,12 +103,6 @@ static int print_system(const struct remote *rm, const cJSON *answer) {
         return GCCTL_EXIT_OK;
 }
 
-static int parse_id(const struct remote *rm, int argc, char **argv, int first, int n, const char *names,
-                    uint64_t *ret) {
-        int ex = remote_operands(rm, argc, argv, first, n, names);
-        return ex ?: remote_parse_uint(rm, "ID", argv[first], 1, INT64_MAX, ret);
-}
-
 /* --- list --- */
 
 static const char list_usage[] =
@@ -236,7 +230,7 @@ static int run_show(int argc, char **argv) {
         i = remote_parse_options(&rm, argc, argv, show_usage, NULL, NULL, NULL, &ex);
         if (i < 0)
                 return ex;
-        ex = parse_id(&rm, argc, argv, i, 1, "ID", &id);
+        ex = remote_parse_id(&rm, argc, argv, i, 1, "ID", &id);
         if (ex != GCCTL_EXIT_OK)
                 return ex;
 
@@ -403,7 +397,7 @@ static int run_agreement(int argc, char **argv) {
         i = remote_parse_options(&rm, argc, argv, agreement_usage, agreement_options, system_handle, &a, &ex);
         if (i < 0)
                 return ex;
-        ex = parse_id(&rm, argc, argv, i, 1, "ID", &id);
+        ex = remote_parse_id(&rm, argc, argv, i, 1, "ID", &id);
         if (ex != GCCTL_EXIT_OK)
                 return ex;
         if (!a.reference || !a.signed_on || !a.document)
@@ -472,7 +466,7 @@ static int run_admission(int argc, char **argv) {
         i = remote_parse_options(&rm, argc, argv, admission_usage, NULL, NULL, NULL, &ex);
         if (i < 0)
                 return ex;
-        ex = parse_id(&rm, argc, argv, i, 2, "ID and FILE", &id);
+        ex = remote_parse_id(&rm, argc, argv, i, 2, "ID and FILE", &id);
         if (ex != GCCTL_EXIT_OK)
                 return ex;
 
