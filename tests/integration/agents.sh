@@ -79,12 +79,6 @@ vms_fetch() {
 }
 # vm_get NAME EXPR: EXPR over the VM v named NAME in $T/vms.json.
 vm_get() { jget "$T/vms.json" "(lambda v: $2)([v for v in d['vms'] if v['name'] == '$1'][0])"; }
-system_state() {
-	api provider GET "/v1/systems/$1"
-	want 200 >/dev/null || return 1
-	jget "$BODY" 'd["system"]["state"]'
-}
-system_is() { [[ $(system_state "$1") == "$2" ]]; }
 # running SYSTEM_ID N: the system has N VMs that are not deleted, all running.
 running() {
 	vms_fetch "$1"

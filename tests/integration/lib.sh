@@ -434,5 +434,18 @@ audit_last_is() {
 	got=$(jget "$T/audit.json" 'd["records"][-1]["action"] + " " + d["records"][-1]["outcome"] + " [" + d["records"][-1]["rule"] + "] " + d["records"][-1]["actor"]')
 	[[ $got == "$1 $2 [$3] ${4:-${got##* }}" ]] || { echo "newest audit record: $got; expected $1 $2 [$3] ${4-}"; return 1; }
 }
+# system_state ID: the system's lifecycle state; system_is ID STATE.
+system_state() {
+	api provider GET "/v1/systems/$1"
+	want 200 >/dev/null || return 1
+	jget "$BODY" 'd["system"]["state"]'
+}
+system_is() { [[ $(system_state "$1") == "$2" ]]; }
+# network_get ID [WHO]: GET /v1/systems/ID/network into $T/net-ID.json.
+network_get() {
+	api "${2:-provider}" GET "/v1/systems/$1/network"
+	want 200 >"$T/net.err" || bail "GET /v1/systems/$1/network: $(cat "$T/net.err")"
+	cp "$BODY" "$T/net-$1.json"
+}
 # db_dump OUT: the tables that a refusal must not change.
 db_dump() { "${GCINT[@]}" dump "$DB" >"$1"; }

@@ -152,12 +152,6 @@ apply_for() {
 	sign "$SAMPLES/apply.json" "$out" --set=approval.id="$id" --set=system.name="$name" --set=pool="$pool" "$@"
 	submit "$out"
 }
-# network_get ID [WHO]: GET /v1/systems/ID/network into $T/net-ID.json.
-network_get() {
-	api "${2:-provider}" GET "/v1/systems/$1/network"
-	want 200 >"$T/net.err" || bail "GET /v1/systems/$1/network: $(cat "$T/net.err")"
-	cp "$BODY" "$T/net-$1.json"
-}
 # has_lines FILE ERE...: FILE has a line matching each ERE; else show FILE.
 has_lines() {
 	local f=$1 re
@@ -277,12 +271,6 @@ agents_settle() {
 	done
 	bail "the hosts $* still had jobs after 8 rounds"
 }
-system_state() {
-	api provider GET "/v1/systems/$1"
-	want 200 >/dev/null || return 1
-	jget "$BODY" 'd["system"]["state"]'
-}
-system_is() { [[ $(system_state "$1") == "$2" ]]; }
 
 # --------------------------------------------------------- registration ---
 

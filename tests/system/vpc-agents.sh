@@ -192,20 +192,10 @@ apply() {
 	sign "$SAMPLES/apply.json" "$T/apply-$2.json" --set=approval.id="$2" --set=system.name="$1" --set=pool="$POOL"
 	submit "$T/apply-$2.json"
 }
-system_state() {
-	api authority GET "/v1/systems/$1" >/dev/null && jget "$BODY" 'd["system"]["state"]'
-}
-system_is() { [[ $(system_state "$1") == "$2" ]]; }
-# network ID: GET /v1/systems/ID/network into $T/net-ID.json.
-network() {
-	api provider GET "/v1/systems/$1/network"
-	want 200 >"$T/net.err" || bail "GET /v1/systems/$1/network: $(cat "$T/net.err")"
-	cp "$BODY" "$T/net-$1.json"
-}
 nget() { jget "$T/net-$1.json" "$2"; }
 # all_ready ID: every host of the system's VPC has built its latest spec.
 all_ready() {
-	network "$1" >/dev/null && [[ $(nget "$1" 'all(h["state"] == "ready" for h in d["network"]["hosts"]) and len(d["network"]["hosts"]) > 0') == true ]]
+	network_get "$1" >/dev/null && [[ $(nget "$1" 'all(h["state"] == "ready" for h in d["network"]["hosts"]) and len(d["network"]["hosts"]) > 0') == true ]]
 }
 # vnihex ID: the system's VNI as the module's names carry it.
 vnihex() { printf '%06x' "$(nget "$1" 'd["network"]["vni"]')"; }
@@ -296,8 +286,8 @@ apply 门户网站 OA-VPC-0002
 check "1. apply for B (门户网站): HTTP 201" want 201
 check "1. A reaches trial: its VPC is ready on every host and its VMs run" poll 60 system_is "$A" trial
 check "1. B reaches trial" poll 60 system_is "$B" trial
-network "$A"
-network "$B"
+network_get "$A"
+network_get "$B"
 is "1. A's CIDR is the first block of the pool's first range" "$(nget "$A" 'd["network"]["cidr"]')" 10.60.0.0/28
 is "1. B's CIDR is the next free block (distinct while any is free, R-NW2)" "$(nget "$B" 'd["network"]["cidr"]')" 10.70.0.0/28
 A_HOSTS=$(nget "$A" '" ".join(h["host"] for h in d["network"]["hosts"])')
@@ -344,7 +334,7 @@ done
 check "2. the agents restarted, each building slowly (a test option)" poll 60 hosts_up
 apply 一网通办 OA-VPC-0003
 check "2. apply for C (一网通办): HTTP 201" want 201
-network "$C"
+network_get "$C"
 XC=$(vnihex "$C")
 is "2. C gets A's CIDR again: both ranges' blocks are taken (R-NW2)" "$(nget "$C" 'd["network"]["cidr"]')" 10.60.0.0/28
 C_HOSTS=$(nget "$C" '" ".join(h["host"] for h in d["network"]["hosts"])')
@@ -373,7 +363,7 @@ for i in $(seq "$HOSTS"); do
 	agent_start "$i"
 done
 check "2. after the restart (no delay), C reaches trial" poll 90 system_is "$C" trial
-network "$C"
+network_get "$C"
 j=$(host_index "${A_HOSTS%% *}")
 snap "$A" "$j" >"$T/snap-a-$j"
 for i in "${killed[@]}"; do
@@ -416,7 +406,7 @@ api authority PUT "/v1/systems/$A/admission" '{"mlps_certificate": {"number": "1
 check "3. the authority records that A passed its admission check" want 200 201
 check "3. gcctl system egress A --to egov now succeeds" gcctl_as provider system egress "$A" --to egov --reference 备案-2026-301
 check "3. every host of A has built the opened egress" poll 60 all_ready "$A"
-network "$A"
+network_get "$A"
 UPLINKS=$(nget "$A" '" ".join(sorted(h["uplink"] for h in d["network"]["hosts"]))')
 note "A's uplinks: $UPLINKS"
 nl_tcp_serve "$NL_INET" "$NL_INTERNET_ADDR" 7000 internet || bail "no TCP responder in the internet namespace"
@@ -458,7 +448,7 @@ check "4. restored: $a1 reaches the internet through its uplink" saw_uplink "$a1
 
 # ======================================= 5. shrink: a host leaves A ===
 
-network "$A"
+network_get "$A"
 read -r ONLY_VM ONLY_HOST < <(jget "$T/net-$A.json" '(lambda vs: [" ".join([v["name"], v["host"]]) for v in vs if [w["host"] for w in vs].count(v["host"]) == 1][0])([v for v in d["network"]["vms"] if v["state"] != "deleted"])') ||
 	bail "no host holds exactly one VM of A"
 gone=$(host_index "$ONLY_HOST")
