@@ -37,6 +37,11 @@
  *   govcloud_P_X nftables table bridge in the agent's namespace: frames
  *                to or from the gateway MAC never leave or enter through PvX
  *
+ * Limit: each govcloud_P_X table holds a base chain on the bridge family's
+ * forward hook, and the kernel takes about 1,024 base chains per hook, so
+ * one host holds at most 1,023 VPCs; net_ensure of one more fails with
+ * -E2BIG (nftables: "Argument list too long"). bench/vpc measures 1,000.
+ *
  * Isolation (R-SC3): the bridge is set down, which disables every port, so
  * no frame passes between the VPC's guests, the gateway or the VXLAN; the
  * router namespace drops all but loopback. Guests keep running. Lifting it
