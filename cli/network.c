@@ -91,6 +91,28 @@ static int print_network(const struct remote *rm, const cJSON *answer) {
         return fflush(stdout) == 0 ? GCCTL_EXIT_OK : GCCTL_EXIT_FAIL;
 }
 
+/* Options, then the one operand ID. < 0: stop with *ret_exit (after
+ * --help, or on a usage error). */
+static int network_parse(struct remote *rm, int argc, char **argv, const char *usage,
+                         const struct option *options, struct network_args *a, uint64_t *id, int *ret_exit) {
+        int i = remote_parse_options(rm, argc, argv, usage, options, options ? network_handle : NULL, a, ret_exit);
+        if (i < 0)
+                return -1;
+        *ret_exit = remote_parse_id(rm, argc, argv, i, 1, "ID", id);
+        return *ret_exit == GCCTL_EXIT_OK ? 0 : -1;
+}
+
+/* METHOD /v1/systems/ID/WHAT with body (may be NULL); the network in the
+ * answer printed. */
+static int network_send(struct remote *rm, const char *method, uint64_t id, const char *what, cJSON *body) {
+        _cleanup_(cJSON_Deletep) cJSON *answer = NULL;
+        _cleanup_free_ char *path = xasprintf("/v1/systems/%llu/%s", (unsigned long long) id, what);
+        long status;
+        int ex = body ? remote_call_json(rm, method, path, body, &status, &answer)
+                      : remote_call(rm, method, path, NULL, 0, &status, &answer);
+        return ex ?: print_network(rm, answer);
+}
+
 /* --- network --- */
 
 const char gcctl_network_usage[] =
@@ -111,21 +133,12 @@ const char gcctl_network_usage[] =
 
 int gcctl_run_network(int argc, char **argv) {
         _cleanup_(remote_done) struct remote rm = { .verb = "gcctl system network" };
-        _cleanup_(cJSON_Deletep) cJSON *answer = NULL;
-        _cleanup_free_ char *path = NULL;
         uint64_t id;
-        long status;
-        int ex, i;
+        int ex;
 
-        i = remote_parse_options(&rm, argc, argv, gcctl_network_usage, NULL, NULL, NULL, &ex);
-        if (i < 0)
+        if (network_parse(&rm, argc, argv, gcctl_network_usage, NULL, NULL, &id, &ex) < 0)
                 return ex;
-        ex = remote_parse_id(&rm, argc, argv, i, 1, "ID", &id);
-        if (ex != GCCTL_EXIT_OK)
-                return ex;
-        path = xasprintf("/v1/systems/%llu/network", (unsigned long long) id);
-        ex = remote_call(&rm, "GET", path, NULL, 0, &status, &answer);
-        return ex ?: print_network(&rm, answer);
+        return network_send(&rm, "GET", id, "network", NULL);
 }
 
 /* --- egress --- */
@@ -155,17 +168,11 @@ const char gcctl_egress_usage[] =
 int gcctl_run_egress(int argc, char **argv) {
         _cleanup_(remote_done) struct remote rm = { .verb = "gcctl system egress" };
         struct network_args a = {};
-        _cleanup_(cJSON_Deletep) cJSON *body = NULL, *answer = NULL;
-        _cleanup_free_ char *path = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *body = NULL;
         uint64_t id;
-        long status;
-        int ex, i;
+        int ex;
 
-        i = remote_parse_options(&rm, argc, argv, gcctl_egress_usage, network_options, network_handle, &a, &ex);
-        if (i < 0)
-                return ex;
-        ex = remote_parse_id(&rm, argc, argv, i, 1, "ID", &id);
-        if (ex != GCCTL_EXIT_OK)
+        if (network_parse(&rm, argc, argv, gcctl_egress_usage, network_options, &a, &id, &ex) < 0)
                 return ex;
         if (!a.to || !a.reference)
                 return gcctl_usage_error(rm.verb, "--to and --reference are required");
@@ -180,9 +187,7 @@ int gcctl_run_egress(int argc, char **argv) {
         cJSON_AddStringToObject(body, "reference", a.reference);
         if (a.note)
                 cJSON_AddStringToObject(body, "note", a.note);
-        path = xasprintf("/v1/systems/%llu/egress", (unsigned long long) id);
-        ex = remote_call_json(&rm, "PUT", path, body, &status, &answer);
-        return ex ?: print_network(&rm, answer);
+        return network_send(&rm, "PUT", id, "egress", body);
 }
 
 /* --- isolate, restore --- */
@@ -225,17 +230,11 @@ const char gcctl_restore_usage[] =
 static int run_switch(int argc, char **argv, const char *verb, const char *usage, const char *what) {
         _cleanup_(remote_done) struct remote rm = { .verb = verb };
         struct network_args a = {};
-        _cleanup_(cJSON_Deletep) cJSON *body = NULL, *answer = NULL;
-        _cleanup_free_ char *path = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *body = NULL;
         uint64_t id;
-        long status;
-        int ex, i;
+        int ex;
 
-        i = remote_parse_options(&rm, argc, argv, usage, network_options, network_handle, &a, &ex);
-        if (i < 0)
-                return ex;
-        ex = remote_parse_id(&rm, argc, argv, i, 1, "ID", &id);
-        if (ex != GCCTL_EXIT_OK)
+        if (network_parse(&rm, argc, argv, usage, network_options, &a, &id, &ex) < 0)
                 return ex;
         if (!a.reason)
                 return gcctl_usage_error(rm.verb, "--reason is required");
@@ -247,9 +246,7 @@ static int run_switch(int argc, char **argv, const char *verb, const char *usage
         cJSON_AddStringToObject(body, "reason", a.reason);
         if (a.reference)
                 cJSON_AddStringToObject(body, "reference", a.reference);
-        path = xasprintf("/v1/systems/%llu/%s", (unsigned long long) id, what);
-        ex = remote_call_json(&rm, "POST", path, body, &status, &answer);
-        return ex ?: print_network(&rm, answer);
+        return network_send(&rm, "POST", id, what, body);
 }
 
 int gcctl_run_isolate(int argc, char **argv) {
