@@ -70,47 +70,9 @@ trap 'exit 143' TERM
 
 # --------------------------------------------------------------- checks ---
 
-N=0
-FAILS=0
-pass() { N=$((N + 1)); printf 'ok %d - %s\n' "$N" "$*"; }
-fail() { N=$((N + 1)); FAILS=$((FAILS + 1)); printf 'not ok %d - %s\n' "$N" "$*"; }
-note() { printf '# %s\n' "$*"; }
-bail() {
-	fail "$*"
-	printf 'Bail out! %s\n' "$*"
-	exit 1
-}
-# check DESCRIPTION COMMAND...: pass when COMMAND succeeds; otherwise show its output.
-check() {
-	local desc=$1
-	shift
-	if "$@" >"$T/check.out" 2>&1; then
-		pass "$desc"
-	else
-		fail "$desc"
-		sed 's/^/    # /' "$T/check.out" | head -n 30
-	fi
-}
-# refute DESCRIPTION COMMAND...: pass when COMMAND fails.
-refute() {
-	local desc=$1
-	shift
-	if "$@" >"$T/check.out" 2>&1; then
-		fail "$desc (it succeeded)"
-		sed 's/^/    # /' "$T/check.out" | head -n 30
-	else
-		pass "$desc"
-	fi
-}
-# is DESCRIPTION GOT WANT
-is() {
-	if [[ $2 == "$3" ]]; then
-		pass "$1"
-	else
-		fail "$1"
-		printf '    # got:  %s\n    # want: %s\n' "$2" "$3"
-	fi
-}
+# shellcheck source=tests/lib-tap.sh
+. "$GC_SRCDIR/tests/lib-tap.sh"
+TAP_TMP=$T
 # LOGS: further logs (name=FILE) that must hold no sanitizer report, and
 # whose last lines are shown when a test fails (the agents' logs).
 declare -A LOGS=()

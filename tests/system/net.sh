@@ -42,35 +42,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 TOOL=${1:-${GC_BUILDDIR:-}/tests/system/net-tool}
 
-N=0
-FAILS=0
-pass() { N=$((N + 1)); printf 'ok %d - %s\n' "$N" "$*"; }
-fail() { N=$((N + 1)); FAILS=$((FAILS + 1)); printf 'not ok %d - %s\n' "$N" "$*"; }
-note() { printf '# %s\n' "$*"; }
-bail() {
-	fail "$*"
-	printf 'Bail out! %s\n' "$*"
-	exit 1
-}
-# check DESCRIPTION COMMAND...: pass when COMMAND succeeds (its output shown otherwise).
-check() {
-	local desc=$1
-	shift
-	if "$@" >"$NL_TMP/check.out" 2>&1; then
-		pass "$desc"
-	else
-		fail "$desc"
-		sed 's/^/    # /' "$NL_TMP/check.out" | head -n 30
-	fi
-}
-is() {
-	if [[ $2 == "$3" ]]; then
-		pass "$1"
-	else
-		fail "$1"
-		printf '    # got:  %s\n    # want: %s\n' "$2" "$3"
-	fi
-}
+# shellcheck source=tests/lib-tap.sh
+. "$HERE/../lib-tap.sh"
 
 why=$(nl_usable) || {
 	printf '1..0 # SKIP %s\n' "$why"
@@ -82,6 +55,7 @@ why=$(nl_usable) || {
 }
 
 nl_init
+TAP_TMP=$NL_TMP
 LOG=$NL_TMP/net-tool.log
 finish() {
 	local rc=$?
