@@ -28,6 +28,8 @@
 #include "naming.h"
 #include "orch.h"
 #include "schemas.h"
+#include "sheets.h"
+#include "chain.h"
 #include "vpc.h"
 
 #define R_READ (ROLE_AUTHORITY | ROLE_PROVIDER)
@@ -65,6 +67,9 @@ const struct api_route api_routes[] = {
         { "POST", "/v1/systems", ROLE_AUTHORITY, "registration.json#/$defs/system", post_systems, "system" },
         { "GET", "/v1/systems/{id}", R_READ | ROLE_TENANT, NULL, get_system, NULL },
         { "PUT", "/v1/systems/{id}/agreement", ROLE_AUTHORITY, "registration.json#/$defs/agreement", put_agreement, "agreement" },
+        /* R-LC2: the authority extends a running trial. */
+        { "POST", "/v1/systems/{id}/trial-extension", ROLE_AUTHORITY, "registration.json#/$defs/trial_extension",
+          post_trial_extension, "trial" },
         { "PUT", "/v1/systems/{id}/admission", ROLE_AUTHORITY, "registration.json#/$defs/admission", put_admission, "admission" },
         /* R-NW1..3, R-SC2, R-SC3: the system's VPC, its egress, the isolation switch. */
         { "GET", "/v1/systems/{id}/network", R_READ | ROLE_TENANT, NULL, get_network, NULL },
@@ -75,6 +80,7 @@ const struct api_route api_routes[] = {
         { "POST", "/v1/approval-systems", ROLE_AUTHORITY, "registration.json#/$defs/approval_system", post_approval_systems, "approval_system" },
         { "GET", "/v1/keys", R_READ | ROLE_TENANT, NULL, get_keys, NULL },
         { "POST", "/v1/keys", ROLE_AUTHORITY, "registration.json#/$defs/party_key", post_keys, "key" },
+        { "POST", "/v1/keys/{id}/revoke", ROLE_AUTHORITY, "registration.json#/$defs/revocation", post_key_revoke, "key" },
         { "GET", "/v1/pools", R_READ, NULL, get_pools, NULL },
         { "GET", "/v1/hosts", R_READ, NULL, get_hosts, NULL },
         { "POST", "/v1/hosts", ROLE_PROVIDER, "registration.json#/$defs/host", post_hosts, "host" },
@@ -83,6 +89,18 @@ const struct api_route api_routes[] = {
         { "GET", "/v1/requests", R_READ | ROLE_APPROVAL | ROLE_TENANT, NULL, get_requests, NULL },
         { "GET", "/v1/requests/{id}", R_READ | ROLE_APPROVAL | ROLE_TENANT, NULL, get_request, NULL },
         { "GET", "/v1/audit", R_READ, NULL, get_audit, NULL },
+        /* R-AU1..R-AU3: checkpoints, countersignatures, export (chain.c). */
+        { "GET", "/v1/audit/checkpoints", R_READ, NULL, get_checkpoints, NULL },
+        { "POST", "/v1/audit/checkpoints", R_READ, NULL, post_checkpoint, NULL },
+        { "POST", "/v1/audit/checkpoints/{id}/countersignatures", ROLE_AUTHORITY, "registration.json#/$defs/countersignature",
+          post_countersignature, "checkpoint" },
+        { "GET", "/v1/audit/export", R_READ, NULL, get_audit_export, NULL },
+        /* R-LC3, R-LC4: tri-party sheets (sheets.c). */
+        { "GET", "/v1/sheets", R_READ | ROLE_TENANT, NULL, get_sheets, NULL },
+        { "GET", "/v1/sheets/{id}", R_READ | ROLE_TENANT, NULL, get_sheet, NULL },
+        { "GET", "/v1/sheets/{id}/export", R_READ | ROLE_TENANT, NULL, get_sheet_export, NULL },
+        { "POST", "/v1/sheets/{id}/signatures", R_READ | ROLE_TENANT, "registration.json#/$defs/sheet_signature",
+          post_sheet_signature, "sheet" },
         { "GET", "/v1/vms", R_READ | ROLE_TENANT, NULL, get_vms, NULL },
         /* The agents (include/gc/wire.h). */
         { "POST", "/v1/agent/hello", ROLE_HOST, "agent.json#/$defs/hello", agent_hello, "agent_hello" },
@@ -115,7 +133,7 @@ void api_reply(struct api_call *c, int status, cJSON *doc) {
         api_reply_text(c, status, "application/json", line, strlen(line));
 }
 
-static cJSON *error_doc(const struct gc_error *err) {
+cJSON *api_error_doc(const struct gc_error *err) {
         cJSON *doc = cJSON_CreateObject();
         cJSON *e = cJSON_AddObjectToObject(doc, "error");
         cJSON_AddStringToObject(e, "code", err->code);
@@ -129,7 +147,7 @@ static cJSON *error_doc(const struct gc_error *err) {
 void api_error(struct api_call *c, int status, const char *code, const char *message) {
         struct gc_error err = {};
         gc_error_set(&err, code, "", "", NULL, "%s", message);
-        api_reply(c, status, error_doc(&err));
+        api_reply(c, status, api_error_doc(&err));
 }
 
 void api_refuse(struct api_call *c, int status, const struct gc_error *err, const char *action,
@@ -176,7 +194,7 @@ void api_refuse(struct api_call *c, int status, const struct gc_error *err, cons
         }
         log_notice("refused %s for %s %s: %s", action, role_name(c->who->role), c->who->name,
                    gc_error_format(err, line, sizeof line));
-        api_reply(c, status, error_doc(err));
+        api_reply(c, status, api_error_doc(err));
 }
 
 void api_error_field_plain(struct gc_error *err) {
@@ -199,7 +217,7 @@ const char *api_query(struct api_call *c, const char *key) {
 
 /* An integer query parameter in [min, max]; def when absent. -EINVAL after
  * replying 400 when it is not one. */
-static int query_int(struct api_call *c, const char *key, int64_t min, int64_t max, int64_t def, int64_t *ret) {
+int api_query_int(struct api_call *c, const char *key, int64_t min, int64_t max, int64_t def, int64_t *ret) {
         const char *v = api_query(c, key);
         if (!v) {
                 *ret = def;
@@ -212,7 +230,7 @@ static int query_int(struct api_call *c, const char *key, int64_t min, int64_t m
                 struct gc_error err = {};
                 gc_error_set(&err, "invalid_query", "", key, v, "is not an integer in [%lld, %lld]",
                              (long long) min, (long long) max);
-                api_reply(c, 400, error_doc(&err));
+                api_reply(c, 400, api_error_doc(&err));
                 return -EINVAL;
         }
         *ret = n;
@@ -368,15 +386,7 @@ done:
 
 /* ---- helpers for handlers ---- */
 
-/* Run one mutation: fn inside a transaction with one audit record. */
-struct mutation {
-        const char *action;             /* "unit.registered" */
-        const char *rule;
-        char object[64];
-        cJSON *detail;                  /* taken */
-};
-
-static int commit_with_audit(struct api_call *c, struct mutation *m) {
+int api_commit(struct api_call *c, struct api_mutation *m) {
         struct audit_entry e = {
                 .time = orch_now(c->o),
                 .actor = c->who->name,
@@ -401,27 +411,27 @@ static int commit_with_audit(struct api_call *c, struct mutation *m) {
         return 0;
 }
 
-static void fail_store(struct api_call *c, int r) {
+void api_fail_store(struct api_call *c, int r) {
         store_rollback(c->o->store);
         log_error_errno(r, "%s %s: store failure", c->route->method, c->path);
         api_error(c, r == -EBUSY ? 503 : 500, "store_failure", "the store could not complete the operation");
 }
 
-static const char *body_str(const struct api_call *c, const char *key) {
+const char *api_body_str(const struct api_call *c, const char *key) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->body, key);
         return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static int64_t body_int(const struct api_call *c, const char *key, int64_t def) {
+int64_t api_body_int(const struct api_call *c, const char *key, int64_t def) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->body, key);
         return cJSON_IsNumber(v) ? (int64_t) v->valuedouble : def;
 }
 
-static void reply_list(struct api_call *c, const char *key, const char *sql, const struct store_value *args, size_t n) {
+void api_reply_list(struct api_call *c, const char *key, const char *sql, const struct store_value *args, size_t n) {
         _cleanup_(cJSON_Deletep) cJSON *rows = NULL;
         int r = store_query_json(c->o->store, sql, args, n, &rows);
         if (r < 0) {
-                fail_store(c, r);
+                api_fail_store(c, r);
                 return;
         }
         cJSON *doc = cJSON_CreateObject();
@@ -429,7 +439,7 @@ static void reply_list(struct api_call *c, const char *key, const char *sql, con
         api_reply(c, 200, doc);
 }
 
-static void reply_one(struct api_call *c, int status, const char *key, const char *sql, const struct store_value *args,
+void api_reply_one(struct api_call *c, int status, const char *key, const char *sql, const struct store_value *args,
                       size_t n) {
         _cleanup_(cJSON_Deletep) cJSON *row = NULL;
         int r = store_query_json_one(c->o->store, sql, args, n, &row);
@@ -438,7 +448,7 @@ static void reply_one(struct api_call *c, int status, const char *key, const cha
                 return;
         }
         if (r < 0) {
-                fail_store(c, r);
+                api_fail_store(c, r);
                 return;
         }
         cJSON *doc = cJSON_CreateObject();
@@ -472,15 +482,15 @@ static void get_metrics(struct api_call *c) {
 
 static void get_units(struct api_call *c) {
         if (c->who->role == ROLE_TENANT)
-                reply_list(c, "units", "SELECT " UNIT_COLUMNS " FROM units WHERE name = ? ORDER BY id",
+                api_reply_list(c, "units", "SELECT " UNIT_COLUMNS " FROM units WHERE name = ? ORDER BY id",
                            STORE_ARGS(STORE_TEXT(c->who->name)));
         else
-                reply_list(c, "units", "SELECT " UNIT_COLUMNS " FROM units ORDER BY id", STORE_NO_ARGS);
+                api_reply_list(c, "units", "SELECT " UNIT_COLUMNS " FROM units ORDER BY id", STORE_NO_ARGS);
 }
 
 static void post_units(struct api_call *c) {
         struct gc_error err = {};
-        const char *name = body_str(c, "name");
+        const char *name = api_body_str(c, "name");
 
         /* R-NM1: the unit's full name, a valid name part. */
         if (naming_check_part(name, "name", &err) < 0) {
@@ -489,12 +499,12 @@ static void post_units(struct api_call *c) {
         }
         int r = store_begin(c->o->store);
         if (r < 0)
-                return fail_store(c, r);
+                return api_fail_store(c, r);
         int64_t id;
         r = store_query_int(c->o->store,
                             "INSERT INTO units (name, credit_code, contact, created) VALUES (?, ?, ?, ?) RETURNING id",
-                            STORE_ARGS(STORE_TEXT(name), STORE_TEXT(body_str(c, "credit_code")),
-                                       STORE_TEXT(body_str(c, "contact")), STORE_INT(orch_now(c->o))), &id);
+                            STORE_ARGS(STORE_TEXT(name), STORE_TEXT(api_body_str(c, "credit_code")),
+                                       STORE_TEXT(api_body_str(c, "contact")), STORE_INT(orch_now(c->o))), &id);
         if (r == -EEXIST) {
                 store_rollback(c->o->store);
                 gc_error_set(&err, "exists", "R-NM1", "name", name, "is already registered");
@@ -502,14 +512,14 @@ static void post_units(struct api_call *c) {
                 return;
         }
         if (r < 0)
-                return fail_store(c, r);
-        struct mutation m = { .action = "unit.registered", .rule = "R-NM1", .detail = cJSON_Duplicate(c->body, true) };
+                return api_fail_store(c, r);
+        struct api_mutation m = { .action = "unit.registered", .rule = "R-NM1", .detail = cJSON_Duplicate(c->body, true) };
         snprintf(m.object, sizeof m.object, "unit:%lld", (long long) id);
-        r = commit_with_audit(c, &m);
+        r = api_commit(c, &m);
         if (r < 0)
-                return fail_store(c, r);
+                return api_fail_store(c, r);
         log_info("unit %lld registered: %s", (long long) id, name);
-        reply_one(c, 201, "unit", "SELECT " UNIT_COLUMNS " FROM units WHERE id = ?", STORE_ARGS(STORE_INT(id)));
+        api_reply_one(c, 201, "unit", "SELECT " UNIT_COLUMNS " FROM units WHERE id = ?", STORE_ARGS(STORE_INT(id)));
 }
 
 /* ---- systems ---- */
@@ -525,14 +535,14 @@ static void get_systems(struct api_call *c) {
         const char *unit = c->who->role == ROLE_TENANT ? c->who->name : api_query(c, "unit");
         _cleanup_free_ char *u = unit ? xstrdup(unit) : NULL;
         if (u)
-                reply_list(c, "systems", "SELECT " SYSTEM_COLUMNS SYSTEM_FROM "WHERE u.name = ? ORDER BY s.id",
+                api_reply_list(c, "systems", "SELECT " SYSTEM_COLUMNS SYSTEM_FROM "WHERE u.name = ? ORDER BY s.id",
                            STORE_ARGS(STORE_TEXT(u)));
         else
-                reply_list(c, "systems", "SELECT " SYSTEM_COLUMNS SYSTEM_FROM "ORDER BY s.id", STORE_NO_ARGS);
+                api_reply_list(c, "systems", "SELECT " SYSTEM_COLUMNS SYSTEM_FROM "ORDER BY s.id", STORE_NO_ARGS);
 }
 
 /* Is the system visible to the caller? Tenants see their unit's only. */
-static int system_visible(struct api_call *c, int64_t id) {
+int api_system_visible(struct api_call *c, int64_t id) {
         int64_t n;
         int r;
         if (c->who->role == ROLE_TENANT)
@@ -545,7 +555,6 @@ static int system_visible(struct api_call *c, int64_t id) {
         return n > 0 ? 0 : -ENOENT;
 }
 
-cJSON *api_system_detail(struct orch *o, int64_t id);
 cJSON *api_system_detail(struct orch *o, int64_t id) {
         cJSON *sys = NULL, *vms = NULL, *transitions = NULL;
         if (store_query_json_one(o->store, "SELECT " SYSTEM_COLUMNS SYSTEM_FROM "WHERE s.id = ?",
@@ -582,11 +591,11 @@ cJSON *api_system_detail(struct orch *o, int64_t id) {
 }
 
 static void get_system(struct api_call *c) {
-        int r = system_visible(c, c->id);
+        int r = api_system_visible(c, c->id);
         if (r == -ENOENT)
                 return api_error(c, 404, "not_found", "no such system");
         if (r < 0)
-                return fail_store(c, r);
+                return api_fail_store(c, r);
         cJSON *sys = api_system_detail(c->o, c->id);
         if (!sys)
                 return api_error(c, 500, "internal", "the system cannot be read");
@@ -597,7 +606,7 @@ static void get_system(struct api_call *c) {
 
 static void post_systems(struct api_call *c) {
         struct gc_error err = {};
-        const char *unit = body_str(c, "unit"), *name = body_str(c, "name");
+        const char *unit = api_body_str(c, "unit"), *name = api_body_str(c, "name");
         int64_t unit_id, id;
 
         if (naming_check_part(name, "name", &err) < 0)         /* R-NM1 */
@@ -614,17 +623,17 @@ static void post_systems(struct api_call *c) {
                 return api_refuse(c, 422, &err, "system.refused", "", "", NULL);
         }
         if (r < 0)
-                return fail_store(c, r);
+                return api_fail_store(c, r);
 
         int64_t now = orch_now(c->o);
         r = store_begin(c->o->store);
         if (r < 0)
-                return fail_store(c, r);
+                return api_fail_store(c, r);
         r = store_query_int(c->o->store,
                             "INSERT INTO systems (unit_id, name, mlps_level, availability, classified, state, created, updated) "
                             "VALUES (?, ?, ?, ?, 0, 'registered', ?, ?) RETURNING id",
-                            STORE_ARGS(STORE_INT(unit_id), STORE_TEXT(name), STORE_INT(body_int(c, "mlps_level", 0)),
-                                       STORE_TEXT(body_str(c, "availability")), STORE_INT(now), STORE_INT(now)),
+                            STORE_ARGS(STORE_INT(unit_id), STORE_TEXT(name), STORE_INT(api_body_int(c, "mlps_level", 0)),
+                                       STORE_TEXT(api_body_str(c, "availability")), STORE_INT(now), STORE_INT(now)),
                             &id);
         if (r == -EEXIST) {
                 store_rollback(c->o->store);
@@ -632,14 +641,14 @@ static void post_systems(struct api_call *c) {
                 return api_refuse(c, 409, &err, "system.refused", "", "", NULL);
         }
         if (r < 0)
-                return fail_store(c, r);
-        struct mutation m = { .action = "system.registered", .rule = "R-NM1", .detail = cJSON_Duplicate(c->body, true) };
+                return api_fail_store(c, r);
+        struct api_mutation m = { .action = "system.registered", .rule = "R-NM1", .detail = cJSON_Duplicate(c->body, true) };
         snprintf(m.object, sizeof m.object, "system:%lld", (long long) id);
-        r = commit_with_audit(c, &m);
+        r = api_commit(c, &m);
         if (r < 0)
-                return fail_store(c, r);
+                return api_fail_store(c, r);
         log_info("system %lld registered: %s %s", (long long) id, unit, name);
-        reply_one(c, 201, "system", "SELECT " SYSTEM_COLUMNS SYSTEM_FROM "WHERE s.id = ?", STORE_ARGS(STORE_INT(id)));
+        api_reply_one(c, 201, "system", "SELECT " SYSTEM_COLUMNS SYSTEM_FROM "WHERE s.id = ?", STORE_ARGS(STORE_INT(id)));
 }
 
 /* Runs inside the recording transaction; may add to the audit detail. */
@@ -651,7 +660,7 @@ static void put_system_document(struct api_call *c, const char *column, const ch
         char object[64];
         snprintf(object, sizeof object, "system:%lld", (long long) c->id);
 
-        int r = system_visible(c, c->id);
+        int r = api_system_visible(c, c->id);
         if (r == -ENOENT) {
                 char v[32];
                 snprintf(v, sizeof v, "%lld", (long long) c->id);
@@ -660,33 +669,33 @@ static void put_system_document(struct api_call *c, const char *column, const ch
                 return api_refuse(c, 404, &err, a, object, "", NULL);
         }
         if (r < 0)
-                return fail_store(c, r);
+                return api_fail_store(c, r);
         _cleanup_free_ char *doc = cJSON_PrintUnformatted(c->body);
         _cleanup_free_ char *sql = xasprintf("UPDATE systems SET %s = ?, updated = ? WHERE id = ?", column);
         r = store_begin(c->o->store);
         if (r >= 0)
                 r = store_exec(c->o->store, sql, STORE_ARGS(STORE_TEXT(doc), STORE_INT(orch_now(c->o)), STORE_INT(c->id)), NULL);
         if (r < 0)
-                return fail_store(c, r);
+                return api_fail_store(c, r);
         _cleanup_free_ char *a = xasprintf("%s.recorded", action);
-        struct mutation m = { .action = a, .rule = rule, .detail = cJSON_Duplicate(c->body, true) };
+        struct api_mutation m = { .action = a, .rule = rule, .detail = cJSON_Duplicate(c->body, true) };
         if (r >= 0 && hook)
                 r = hook(c, m.detail);
         if (r < 0) {
                 cJSON_Delete(m.detail);
-                return fail_store(c, r);
+                return api_fail_store(c, r);
         }
         snprintf(m.object, sizeof m.object, "%s", object);
-        r = commit_with_audit(c, &m);
+        r = api_commit(c, &m);
         if (r < 0)
-                return fail_store(c, r);
+                return api_fail_store(c, r);
         log_info("system %lld: %s recorded", (long long) c->id, column);
         if (hook) {
                 /* A hook may have queued jobs (R-SC2: egress closed): to the parked polls now. */
                 orch_notify_kick(c->o);
                 dispatch_wake(c->o);
         }
-        reply_one(c, 200, "system", "SELECT " SYSTEM_COLUMNS SYSTEM_FROM "WHERE s.id = ?", STORE_ARGS(STORE_INT(c->id)));
+        api_reply_one(c, 200, "system", "SELECT " SYSTEM_COLUMNS SYSTEM_FROM "WHERE s.id = ?", STORE_ARGS(STORE_INT(c->id)));
 }
 
 static void put_agreement(struct api_call *c) {
@@ -698,7 +707,7 @@ static void put_agreement(struct api_call *c) {
 static int admission_hook(struct api_call *c, cJSON *detail) {
         bool changed = false;
         struct gc_error err = {};
-        if (strcmp(body_str(c, "result") ?: "", "failed") != 0)
+        if (strcmp(api_body_str(c, "result") ?: "", "failed") != 0)
                 return 0;
         int r = vpc_set_egress(c->o, c->id, "none", &changed, &err);
         if (r == -EPERM)
@@ -721,7 +730,7 @@ static void put_admission(struct api_call *c) {
 static int network_target(struct api_call *c, const char *action, const char *rule, char object[64]) {
         struct gc_error err = {};
         snprintf(object, 64, "system:%lld", (long long) c->id);
-        int r = system_visible(c, c->id);
+        int r = api_system_visible(c, c->id);
         if (r == -ENOENT) {
                 char v[32];
                 snprintf(v, sizeof v, "%lld", (long long) c->id);
@@ -731,7 +740,7 @@ static int network_target(struct api_call *c, const char *action, const char *ru
                 return -ENOENT;
         }
         if (r < 0) {
-                fail_store(c, r);
+                api_fail_store(c, r);
                 return r;
         }
         return 0;
@@ -743,18 +752,18 @@ static void reply_network(struct api_call *c, int status) {
         if (r == -ENOENT)
                 return api_error(c, 404, "not_found", "the system has no VPC: nothing of it is provisioned");
         if (r < 0)
-                return fail_store(c, r);
+                return api_fail_store(c, r);
         cJSON *doc = cJSON_CreateObject();
         cJSON_AddItemToObject(doc, "network", TAKE_PTR(vpc));
         api_reply(c, status, doc);
 }
 
 static void get_network(struct api_call *c) {
-        int r = system_visible(c, c->id);
+        int r = api_system_visible(c, c->id);
         if (r == -ENOENT)
                 return api_error(c, 404, "not_found", "no such system");
         if (r < 0)
-                return fail_store(c, r);
+                return api_fail_store(c, r);
         reply_network(c, 200);
 }
 
@@ -778,17 +787,17 @@ static void network_switch(struct api_call *c, const char *action, const char *r
                 return api_refuse(c, r == -ENOSPC ? 422 : (strcmp(err.code, "no_vpc") == 0 ? 409 : 422), &err, a, object, "", NULL);
         }
         if (r < 0)
-                return fail_store(c, r);
+                return api_fail_store(c, r);
         if (!changed) {
                 store_rollback(c->o->store);
                 log_info("system %lld: %s: already so, nothing to do", (long long) c->id, action);
                 return reply_network(c, 200);
         }
-        struct mutation m = { .action = action, .rule = rule, .detail = TAKE_PTR(d) };
+        struct api_mutation m = { .action = action, .rule = rule, .detail = TAKE_PTR(d) };
         snprintf(m.object, sizeof m.object, "%s", object);
-        r = commit_with_audit(c, &m);
+        r = api_commit(c, &m);
         if (r < 0)
-                return fail_store(c, r);
+                return api_fail_store(c, r);
         log_notice("system %lld: %s by %s/%s", (long long) c->id, action, role_name(c->who->role), c->who->name);
         orch_notify_kick(c->o);
         dispatch_wake(c->o);
@@ -796,7 +805,7 @@ static void network_switch(struct api_call *c, const char *action, const char *r
 }
 
 static int apply_egress(struct api_call *c, bool *changed, struct gc_error *err) {
-        return vpc_set_egress(c->o, c->id, body_str(c, "egress"), changed, err);     /* R-NW3, R-SC2 */
+        return vpc_set_egress(c->o, c->id, api_body_str(c, "egress"), changed, err);     /* R-NW3, R-SC2 */
 }
 
 static int apply_isolate(struct api_call *c, bool *changed, struct gc_error *err) {
@@ -843,15 +852,15 @@ static int parse_public_key(const char *pem, const char *field, char **ret_type,
 #define APPROVAL_COLUMNS "id, name, key_type, fingerprint, created AS \"created@time\""
 
 static void get_approval_systems(struct api_call *c) {
-        reply_list(c, "approval_systems", "SELECT " APPROVAL_COLUMNS " FROM approval_systems ORDER BY id", STORE_NO_ARGS);
+        api_reply_list(c, "approval_systems", "SELECT " APPROVAL_COLUMNS " FROM approval_systems ORDER BY id", STORE_NO_ARGS);
 }
 
 static void post_approval_systems(struct api_call *c) {
         struct gc_error err = {};
         _cleanup_free_ char *type = NULL, *fp = NULL;
-        const char *id = body_str(c, "id");
+        const char *id = api_body_str(c, "id");
 
-        int r = parse_public_key(body_str(c, "public_key"), "public_key", &type, &fp, &err);
+        int r = parse_public_key(api_body_str(c, "public_key"), "public_key", &type, &fp, &err);
         if (r < 0)
                 return api_refuse(c, 422, &err, "approval_system.refused", "", "", NULL);
         if (!orch_verifier(c->o, type)) {
@@ -862,8 +871,8 @@ static void post_approval_systems(struct api_call *c) {
         if (r >= 0)
                 r = store_exec(c->o->store,
                                "INSERT INTO approval_systems (id, name, key_type, public_key, fingerprint, created) VALUES (?, ?, ?, ?, ?, ?)",
-                               STORE_ARGS(STORE_TEXT(id), STORE_TEXT(body_str(c, "name")), STORE_TEXT(type),
-                                          STORE_TEXT(body_str(c, "public_key")), STORE_TEXT(fp), STORE_INT(orch_now(c->o))),
+                               STORE_ARGS(STORE_TEXT(id), STORE_TEXT(api_body_str(c, "name")), STORE_TEXT(type),
+                                          STORE_TEXT(api_body_str(c, "public_key")), STORE_TEXT(fp), STORE_INT(orch_now(c->o))),
                                NULL);
         if (r == -EEXIST) {
                 store_rollback(c->o->store);
@@ -871,36 +880,36 @@ static void post_approval_systems(struct api_call *c) {
                 return api_refuse(c, 409, &err, "approval_system.refused", "", "", NULL);
         }
         if (r < 0)
-                return fail_store(c, r);
-        struct mutation m = { .action = "approval_system.registered", .detail = cJSON_CreateObject() };
+                return api_fail_store(c, r);
+        struct api_mutation m = { .action = "approval_system.registered", .detail = cJSON_CreateObject() };
         cJSON_AddStringToObject(m.detail, "id", id);
-        cJSON_AddStringToObject(m.detail, "name", body_str(c, "name"));
+        cJSON_AddStringToObject(m.detail, "name", api_body_str(c, "name"));
         cJSON_AddStringToObject(m.detail, "key_type", type);
         cJSON_AddStringToObject(m.detail, "fingerprint", fp);
         snprintf(m.object, sizeof m.object, "approval_system:%.40s", id);
-        r = commit_with_audit(c, &m);
+        r = api_commit(c, &m);
         if (r < 0)
-                return fail_store(c, r);
+                return api_fail_store(c, r);
         log_info("approval system %s registered, key %s %s", id, type, fp);
-        reply_one(c, 201, "approval_system", "SELECT " APPROVAL_COLUMNS " FROM approval_systems WHERE id = ?",
+        api_reply_one(c, 201, "approval_system", "SELECT " APPROVAL_COLUMNS " FROM approval_systems WHERE id = ?",
                   STORE_ARGS(STORE_TEXT(id)));
 }
 
-#define KEY_COLUMNS "k.id, k.party, u.name AS unit, k.holder, k.key_type, k.fingerprint, k.created AS \"created@time\""
+#define KEY_COLUMNS "k.id, k.party, u.name AS unit, k.holder, k.key_type, k.fingerprint, k.created AS \"created@time\", k.revoked AS \"revoked@time\""
 #define KEY_FROM " FROM party_keys k LEFT JOIN units u ON u.id = k.unit_id "
 
 static void get_keys(struct api_call *c) {
         if (c->who->role == ROLE_TENANT)
-                reply_list(c, "keys", "SELECT " KEY_COLUMNS KEY_FROM "WHERE u.name = ? ORDER BY k.id",
+                api_reply_list(c, "keys", "SELECT " KEY_COLUMNS KEY_FROM "WHERE u.name = ? ORDER BY k.id",
                            STORE_ARGS(STORE_TEXT(c->who->name)));
         else
-                reply_list(c, "keys", "SELECT " KEY_COLUMNS KEY_FROM "ORDER BY k.id", STORE_NO_ARGS);
+                api_reply_list(c, "keys", "SELECT " KEY_COLUMNS KEY_FROM "ORDER BY k.id", STORE_NO_ARGS);
 }
 
 static void post_keys(struct api_call *c) {
         struct gc_error err = {};
         _cleanup_free_ char *type = NULL, *fp = NULL;
-        const char *party = body_str(c, "party"), *unit = body_str(c, "unit");
+        const char *party = api_body_str(c, "party"), *unit = api_body_str(c, "unit");
         int64_t unit_id = 0;
         int r;
 
@@ -915,12 +924,12 @@ static void post_keys(struct api_call *c) {
                         return api_refuse(c, 422, &err, "key.refused", "", "", NULL);
                 }
                 if (r < 0)
-                        return fail_store(c, r);
+                        return api_fail_store(c, r);
         } else if (unit) {
                 gc_error_set(&err, "unexpected_unit", "", "unit", unit, "is only given for a tenant key");
                 return api_refuse(c, 422, &err, "key.refused", "", "", NULL);
         }
-        r = parse_public_key(body_str(c, "public_key"), "public_key", &type, &fp, &err);
+        r = parse_public_key(api_body_str(c, "public_key"), "public_key", &type, &fp, &err);
         if (r < 0)
                 return api_refuse(c, 422, &err, "key.refused", "", "", NULL);
 
@@ -931,8 +940,8 @@ static void post_keys(struct api_call *c) {
                                     "INSERT INTO party_keys (party, unit_id, holder, key_type, public_key, fingerprint, created) "
                                     "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                                     STORE_ARGS(STORE_TEXT(party), unit_id ? STORE_INT(unit_id) : STORE_NULL_VALUE,
-                                               STORE_TEXT(body_str(c, "holder")), STORE_TEXT(type),
-                                               STORE_TEXT(body_str(c, "public_key")), STORE_TEXT(fp), STORE_INT(orch_now(c->o))),
+                                               STORE_TEXT(api_body_str(c, "holder")), STORE_TEXT(type),
+                                               STORE_TEXT(api_body_str(c, "public_key")), STORE_TEXT(fp), STORE_INT(orch_now(c->o))),
                                     &id);
         if (r == -EEXIST) {
                 store_rollback(c->o->store);
@@ -940,20 +949,20 @@ static void post_keys(struct api_call *c) {
                 return api_refuse(c, 409, &err, "key.refused", "", "", NULL);
         }
         if (r < 0)
-                return fail_store(c, r);
-        struct mutation m = { .action = "key.registered", .detail = cJSON_CreateObject() };
+                return api_fail_store(c, r);
+        struct api_mutation m = { .action = "key.registered", .detail = cJSON_CreateObject() };
         cJSON_AddStringToObject(m.detail, "party", party);
         if (unit)
                 cJSON_AddStringToObject(m.detail, "unit", unit);
-        cJSON_AddStringToObject(m.detail, "holder", body_str(c, "holder"));
+        cJSON_AddStringToObject(m.detail, "holder", api_body_str(c, "holder"));
         cJSON_AddStringToObject(m.detail, "key_type", type);
         cJSON_AddStringToObject(m.detail, "fingerprint", fp);
         snprintf(m.object, sizeof m.object, "key:%lld", (long long) id);
-        r = commit_with_audit(c, &m);
+        r = api_commit(c, &m);
         if (r < 0)
-                return fail_store(c, r);
-        log_info("%s key %lld registered for %s: %s", party, (long long) id, body_str(c, "holder"), fp);
-        reply_one(c, 201, "key", "SELECT " KEY_COLUMNS KEY_FROM "WHERE k.id = ?", STORE_ARGS(STORE_INT(id)));
+                return api_fail_store(c, r);
+        log_info("%s key %lld registered for %s: %s", party, (long long) id, api_body_str(c, "holder"), fp);
+        api_reply_one(c, 201, "key", "SELECT " KEY_COLUMNS KEY_FROM "WHERE k.id = ?", STORE_ARGS(STORE_INT(id)));
 }
 
 /* ---- pools and hosts ---- */
@@ -995,12 +1004,12 @@ static void get_pools(struct api_call *c) {
         "(SELECT COUNT(*) FROM vms WHERE vms.host = hosts.name AND vms.state <> 'deleted') AS vm_count"
 
 static void get_hosts(struct api_call *c) {
-        reply_list(c, "hosts", "SELECT " HOST_COLUMNS " FROM hosts ORDER BY name", STORE_NO_ARGS);
+        api_reply_list(c, "hosts", "SELECT " HOST_COLUMNS " FROM hosts ORDER BY name", STORE_NO_ARGS);
 }
 
 static void post_hosts(struct api_call *c) {
         struct gc_error err = {};
-        const char *name = body_str(c, "name"), *pool = body_str(c, "pool");
+        const char *name = api_body_str(c, "name"), *pool = api_body_str(c, "pool");
 
         if (!config_pool(c->o->cfg, pool)) {
                 gc_error_set(&err, "unknown_pool", "", "pool", pool, "is not a pool of this orchestrator's configuration");
@@ -1014,9 +1023,9 @@ static void post_hosts(struct api_call *c) {
                 r = store_exec(c->o->store,
                                "INSERT INTO hosts (name, pool, underlay_address, operations_address, certificate_sha256, state, created, "
                                "vcpus, memory_mib, storage_gib, arch) VALUES (?, ?, ?, ?, ?, 'registered', ?, ?, ?, ?, ?)",
-                               STORE_ARGS(STORE_TEXT(name), STORE_TEXT(pool), STORE_TEXT(body_str(c, "underlay_address")),
-                                          STORE_TEXT(body_str(c, "operations_address")),
-                                          STORE_TEXT(body_str(c, "certificate_sha256")), STORE_INT(orch_now(c->o)),
+                               STORE_ARGS(STORE_TEXT(name), STORE_TEXT(pool), STORE_TEXT(api_body_str(c, "underlay_address")),
+                                          STORE_TEXT(api_body_str(c, "operations_address")),
+                                          STORE_TEXT(api_body_str(c, "certificate_sha256")), STORE_INT(orch_now(c->o)),
                                           cv ? STORE_INT((int64_t) cv->valuedouble) : STORE_NULL_VALUE,
                                           cm ? STORE_INT((int64_t) cm->valuedouble) : STORE_NULL_VALUE,
                                           cs ? STORE_INT((int64_t) cs->valuedouble) : STORE_NULL_VALUE,
@@ -1028,14 +1037,14 @@ static void post_hosts(struct api_call *c) {
                 return api_refuse(c, 409, &err, "host.refused", "", "", NULL);
         }
         if (r < 0)
-                return fail_store(c, r);
-        struct mutation m = { .action = "host.registered", .detail = cJSON_Duplicate(c->body, true) };
+                return api_fail_store(c, r);
+        struct api_mutation m = { .action = "host.registered", .detail = cJSON_Duplicate(c->body, true) };
         snprintf(m.object, sizeof m.object, "host:%.50s", name);
-        r = commit_with_audit(c, &m);
+        r = api_commit(c, &m);
         if (r < 0)
-                return fail_store(c, r);
+                return api_fail_store(c, r);
         log_info("host %s registered in pool %s", name, pool);
-        reply_one(c, 201, "host", "SELECT " HOST_COLUMNS " FROM hosts WHERE name = ?", STORE_ARGS(STORE_TEXT(name)));
+        api_reply_one(c, 201, "host", "SELECT " HOST_COLUMNS " FROM hosts WHERE name = ?", STORE_ARGS(STORE_TEXT(name)));
 }
 
 /* ---- requests and audit ---- */
@@ -1050,9 +1059,9 @@ static void post_hosts(struct api_call *c) {
 static void get_requests(struct api_call *c) {
         bool tenant = c->who->role == ROLE_TENANT, approval = c->who->role == ROLE_APPROVAL;
         int64_t sys;
-        if (query_int(c, "system", 1, INT64_MAX, 0, &sys) < 0)
+        if (api_query_int(c, "system", 1, INT64_MAX, 0, &sys) < 0)
                 return;
-        reply_list(c, "requests",
+        api_reply_list(c, "requests",
                    "SELECT " REQUEST_COLUMNS REQUEST_FROM "WHERE " REQUEST_SCOPE " AND (? = 0 OR r.system_id = ?) "
                    "ORDER BY r.id DESC LIMIT 1000",
                    STORE_ARGS(STORE_INT(tenant), STORE_TEXT(c->who->name), STORE_INT(approval), STORE_TEXT(c->who->name),
@@ -1061,7 +1070,7 @@ static void get_requests(struct api_call *c) {
 
 static void get_request(struct api_call *c) {
         bool tenant = c->who->role == ROLE_TENANT, approval = c->who->role == ROLE_APPROVAL;
-        reply_one(c, 200, "request",
+        api_reply_one(c, 200, "request",
                   "SELECT " REQUEST_COLUMNS ", r.document AS \"document@json\"" REQUEST_FROM "WHERE r.id = ? AND " REQUEST_SCOPE,
                   STORE_ARGS(STORE_INT(c->id), STORE_INT(tenant), STORE_TEXT(c->who->name), STORE_INT(approval),
                              STORE_TEXT(c->who->name)));
@@ -1069,9 +1078,9 @@ static void get_request(struct api_call *c) {
 
 static void get_audit(struct api_call *c) {
         int64_t a, l;
-        if (query_int(c, "after", 0, INT64_MAX, 0, &a) < 0 || query_int(c, "limit", 1, 1000, 100, &l) < 0)
+        if (api_query_int(c, "after", 0, INT64_MAX, 0, &a) < 0 || api_query_int(c, "limit", 1, 1000, 100, &l) < 0)
                 return;
-        reply_list(c, "records",
+        api_reply_list(c, "records",
                    "SELECT seq, time AS \"time@time\", actor, role, action, object, approval, outcome, rule, "
                    "detail AS \"detail@json\", prev, hash FROM audit WHERE seq > ? ORDER BY seq LIMIT ?",
                    STORE_ARGS(STORE_INT(a), STORE_INT(l)));

@@ -12,6 +12,7 @@
 #include <cJSON.h>
 
 #include "gc/error.h"
+#include "store.h"
 
 struct evhttp_request;
 struct orch;
@@ -84,6 +85,33 @@ void api_error_field_plain(struct gc_error *err);
 
 /* The query parameter, or NULL. */
 const char *api_query(struct api_call *c, const char *key);
+
+/* Helpers for handlers. */
+struct api_mutation {
+        const char *action;             /* "unit.registered" */
+        const char *rule;
+        char object[64];
+        cJSON *detail;                  /* taken */
+};
+/* Append the mutation's audit record by the caller and commit the
+ * transaction the handler began; rolls back on failure. */
+int api_commit(struct api_call *c, struct api_mutation *m);
+/* Roll back and reply 500 (503 when busy). */
+void api_fail_store(struct api_call *c, int r);
+const char *api_body_str(const struct api_call *c, const char *key);
+int64_t api_body_int(const struct api_call *c, const char *key, int64_t def);
+/* An integer query parameter in [min, max]; def when absent. -EINVAL after
+ * replying 400 when it is not one. */
+int api_query_int(struct api_call *c, const char *key, int64_t min, int64_t max, int64_t def, int64_t *ret);
+/* Rows of a query as {"key": [...]} / the first row as {"key": {...}} (404 when none). */
+void api_reply_list(struct api_call *c, const char *key, const char *sql, const struct store_value *args, size_t n);
+void api_reply_one(struct api_call *c, int status, const char *key, const char *sql, const struct store_value *args,
+                   size_t n);
+/* 0 when the system exists and the caller may see it (a tenant: its unit's), -ENOENT otherwise. */
+int api_system_visible(struct api_call *c, int64_t id);
+cJSON *api_error_doc(const struct gc_error *err);
+/* The system as GET /v1/systems/{id} shows it; NULL if it cannot be read. */
+cJSON *api_system_detail(struct orch *o, int64_t id);
 
 /* Request intake (intake.c): POST /v1/requests. */
 void intake_submit(struct api_call *c);

@@ -1,25 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
 #include "audit.h"
+#include "auditchain.h"
 #include "buf.h"
 #include "cleanup.h"
 #include "jcs.h"
 #include "log.h"
 
-#define AUDIT_RECORD_MAX (1024 * 1024)
-
-static char *zero_hash(enum gc_hash_alg alg) {
-        char zeros[65];
-        memset(zeros, '0', 64);
-        zeros[64] = 0;
-        return xasprintf("%s:%s", crypto_hash_to_string(alg), zeros);
-}
-
-/* The record object without "hash", as hashed. */
+/* The record object without "hash", as hashed (auditchain.h). */
 static cJSON *record_object(int64_t seq, int64_t time, const char *actor, const char *role, const char *action,
                             const char *object, const char *approval, const char *outcome, const char *rule,
                             cJSON *detail, const char *prev) {
@@ -38,20 +31,6 @@ static cJSON *record_object(int64_t seq, int64_t time, const char *actor, const 
         return o;
 }
 
-static int record_hash(enum gc_hash_alg alg, const cJSON *o, char **ret) {
-        struct gc_buf b = GC_BUF_INIT(AUDIT_RECORD_MAX);
-        uint8_t md[GC_HASH_MAX];
-        int r = jcs_serialize(o, &b);
-        if (r >= 0)
-                r = crypto_digest(alg, b.data, b.len, md);
-        gc_buf_free(&b);
-        if (r < 0)
-                return r;
-        _cleanup_free_ char *hex = crypto_hex(md, 32);
-        *ret = xasprintf("%s:%s", crypto_hash_to_string(alg), hex);
-        return 0;
-}
-
 struct head {
         int64_t seq;
         char *hash;
@@ -65,22 +44,54 @@ static int head_cb(const struct store_row *row, void *userdata) {
         return 0;
 }
 
+/* R-AU3: a record of an operation on a system, request, job or sheet names
+ * the approval behind it even where its writer did not. */
+static char *approval_of(struct store *s, const char *object) {
+        static const struct {
+                const char *prefix;
+                const char *sql;
+        } q[] = {
+                { "request:", "SELECT approval_system || '/' || approval_id FROM requests WHERE id = ?" },
+                { "system:", "SELECT approval_system || '/' || approval_id FROM requests WHERE system_id = ? "
+                             "AND outcome = 'accepted' ORDER BY id DESC LIMIT 1" },
+                { "job:", "SELECT r.approval_system || '/' || r.approval_id FROM jobs j JOIN requests r ON r.id = j.request_id "
+                          "WHERE j.id = ?" },
+                { "sheet:", "SELECT r.approval_system || '/' || r.approval_id FROM sheets h JOIN requests r ON r.id = h.request_id "
+                            "WHERE h.id = ?" },
+        };
+        for (size_t i = 0; object && i < ELEMENTSOF(q); i++) {
+                size_t n = strlen(q[i].prefix);
+                if (strncmp(object, q[i].prefix, n) != 0)
+                        continue;
+                char *end;
+                long long id = strtoll(object + n, &end, 10);
+                if (*end || id <= 0)
+                        return NULL;
+                char *text = NULL;
+                if (store_query_text(s, q[i].sql, STORE_ARGS(STORE_INT(id)), &text) < 0)
+                        return NULL;
+                return text;
+        }
+        return NULL;
+}
+
 int audit_append(struct store *s, enum gc_hash_alg alg, const struct audit_entry *e, int64_t *ret_seq) {
+        _cleanup_free_ char *derived = (!e->approval || !e->approval[0]) ? approval_of(s, e->object) : NULL;
         struct head h = {};
         int r = store_query(s, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", STORE_NO_ARGS, head_cb, &h);
         if (r < 0) {
                 free(h.hash);
                 return r;
         }
-        _cleanup_free_ char *prev = h.hash ? h.hash : zero_hash(alg);
+        _cleanup_free_ char *prev = h.hash ? h.hash : auditchain_zero_hash(alg);
         int64_t seq = h.seq + 1;
 
         cJSON *detail = e->detail ? cJSON_Duplicate(e->detail, true) : cJSON_CreateObject();
         _cleanup_(cJSON_Deletep) cJSON *o = record_object(seq, e->time, e->actor ?: "", e->role ?: "", e->action,
-                                                          e->object ?: "", e->approval ?: "", e->outcome,
+                                                          e->object ?: "", derived ?: e->approval ?: "", e->outcome,
                                                           e->rule ?: "", detail, prev);
         _cleanup_free_ char *hash = NULL;
-        r = record_hash(alg, o, &hash);
+        r = auditchain_record_hash(alg, o, &hash);
         if (r < 0)
                 return r;
         _cleanup_free_ char *detail_text = cJSON_PrintUnformatted(detail);
@@ -88,7 +99,7 @@ int audit_append(struct store *s, enum gc_hash_alg alg, const struct audit_entry
         r = store_exec(s, "INSERT INTO audit (seq, time, actor, role, action, object, approval, outcome, rule, detail, prev, hash) "
                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        STORE_ARGS(STORE_INT(seq), STORE_INT(e->time), STORE_TEXT(e->actor ?: ""), STORE_TEXT(e->role ?: ""),
-                                  STORE_TEXT(e->action), STORE_TEXT(e->object ?: ""), STORE_TEXT(e->approval ?: ""),
+                                  STORE_TEXT(e->action), STORE_TEXT(e->object ?: ""), STORE_TEXT(derived ?: e->approval ?: ""),
                                   STORE_TEXT(e->outcome), STORE_TEXT(e->rule ?: ""), STORE_TEXT(detail_text),
                                   STORE_TEXT(prev), STORE_TEXT(hash)),
                        NULL);
@@ -128,7 +139,7 @@ static int verify_cb(const struct store_row *row, void *userdata) {
                 st->bad = v[0].i;
                 return -EBADMSG;
         }
-        _cleanup_free_ char *expect_prev = st->prev ? xstrdup(st->prev) : zero_hash(alg);
+        _cleanup_free_ char *expect_prev = st->prev ? xstrdup(st->prev) : auditchain_zero_hash(alg);
         if (v[0].i != st->count + 1 || strcmp(v[10].s, expect_prev) != 0) {
                 st->bad = v[0].i;
                 return -EBADMSG;
@@ -141,7 +152,7 @@ static int verify_cb(const struct store_row *row, void *userdata) {
         _cleanup_(cJSON_Deletep) cJSON *o = record_object(v[0].i, v[1].i, v[2].s, v[3].s, v[4].s, v[5].s, v[6].s,
                                                           v[7].s, v[8].s, detail, v[10].s);
         _cleanup_free_ char *got = NULL;
-        int r = record_hash(alg, o, &got);
+        int r = auditchain_record_hash(alg, o, &got);
         if (r < 0)
                 return r;
         if (strcmp(got, hash) != 0) {

@@ -274,6 +274,14 @@ int config_load(const char *path, struct config **ret, struct gc_error *err) {
                 c->plugins[i].config_json = pc ? cJSON_PrintUnformatted(pc) : xstrdup("{}");
         }
 
+        const cJSON *parties = cJSON_GetObjectItemCaseSensitive(doc, "parties");
+        c->provider_name = xstrdup(str(parties, "provider") ?: "云服务商");
+        c->authority_name = xstrdup(str(parties, "authority") ?: "政务云管理单位");
+        const cJSON *audit = cJSON_GetObjectItemCaseSensitive(doc, "audit");
+        c->checkpoint_interval = integer(audit, "checkpoint_interval_seconds", 3600);
+        c->prune_interval = integer(audit, "prune_interval_seconds", 86400);
+        c->archive_dir = str(audit, "archive_dir") ? resolve(dir, str(audit, "archive_dir")) : NULL;
+
         const cJSON *notify = cJSON_GetObjectItemCaseSensitive(doc, "notify");
         c->notify_retry_initial_ms = integer(notify, "retry_initial_ms", 1000);
         c->notify_retry_max_ms = integer(notify, "retry_max_ms", 300000);
@@ -300,6 +308,9 @@ void config_free(struct config *c) {
         free(c->service_key);
         free(c->plugin_dir);
         free(c->policy_dir);
+        free(c->provider_name);
+        free(c->authority_name);
+        free(c->archive_dir);
         for (size_t i = 0; i < c->n_pools; i++) {
                 free(c->pools[i].name);
                 free(c->pools[i].pack_path);

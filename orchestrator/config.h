@@ -76,6 +76,12 @@ struct config {
         char **approval_plugins;        /* default: approval-sm2, approval-ed25519 */
         size_t n_approval_plugins;
 
+        char *provider_name;            /* R-LC3: the sheets' parties */
+        char *authority_name;
+        int64_t checkpoint_interval;    /* seconds; R-AU3 */
+        int64_t prune_interval;         /* seconds between retention passes (R-AU1) */
+        char *archive_dir;              /* archives of pruned audit segments */
+
         int64_t notify_retry_initial_ms;
         int64_t notify_retry_max_ms;
 

@@ -24,6 +24,7 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "orch.h"
+#include "sheets.h"
 #include "trial.h"
 
 const char *sched_arch(const char *request_arch);
@@ -186,7 +187,7 @@ int dispatch_enqueue(struct orch *o, int64_t vm_id, int64_t request_id, const ch
 
 /* ---- lifecycle moves ---- */
 
-static int stage(struct orch *o, int64_t system_id, const char *from, const char *to, const char *rule, cJSON *extra) {
+int dispatch_stage(struct orch *o, int64_t system_id, const char *from, const char *to, const char *rule, cJSON *extra) {
         int64_t changes = 0, seq = 0;
         int r = store_exec(o->store, "UPDATE systems SET state = ?, updated = ? WHERE id = ? AND state = ?",
                            STORE_ARGS(STORE_TEXT(to), STORE_INT(orch_now(o)), STORE_INT(system_id), STORE_TEXT(from)),
@@ -261,7 +262,7 @@ static int progress(struct orch *o, int64_t system_id) {
 
         if ((strcmp(s.state, "requested") == 0 || strcmp(s.state, "provisioning") == 0) && pending == 0 && not_running == 0) {
                 if (strcmp(s.state, "requested") == 0) {
-                        r = stage(o, system_id, "requested", "provisioning", "R-LC1", NULL);
+                        r = dispatch_stage(o, system_id, "requested", "provisioning", "R-LC1", NULL);
                         if (r < 0)
                                 return r;
                 }
@@ -274,16 +275,27 @@ static int progress(struct orch *o, int64_t system_id) {
                 cJSON *extra = cJSON_CreateObject();
                 cJSON_AddStringToObject(extra, "trial_end", t);
                 cJSON_AddNumberToObject(extra, "trial_length", (double) s.trial_length);
-                r = stage(o, system_id, "provisioning", "trial", "R-LC2", extra);
+                r = dispatch_stage(o, system_id, "provisioning", "trial", "R-LC2", extra);
                 if (r < 0)
                         return r;
-                r = store_exec(o->store, "UPDATE systems SET trial_end = ? WHERE id = ?", STORE_ARGS(STORE_INT(due), STORE_INT(system_id)), NULL);
+                r = store_exec(o->store, "UPDATE systems SET trial_start = ?, trial_end = ? WHERE id = ?",
+                               STORE_ARGS(STORE_INT(now), STORE_INT(due), STORE_INT(system_id)), NULL);
                 if (r >= 0)
                         r = timers_set(o, "trial_end", system_id, due);
                 return r;
         }
-        if (strcmp(s.state, "changing") == 0 && pending == 0 && s.return_state[0])
-                return stage(o, system_id, "changing", s.return_state, "R-LC1", NULL);
+        if (strcmp(s.state, "changing") == 0 && pending == 0 && s.return_state[0]) {
+                int64_t request_id;
+                r = dispatch_stage(o, system_id, "changing", s.return_state, "R-LC1", NULL);
+                /* R-LC4: the change is done; its sheet goes to the three parties. */
+                if (r >= 0)
+                        r = store_query_int(o->store, "SELECT id FROM requests WHERE system_id = ? AND kind = 'change' "
+                                                      "AND outcome = 'accepted' ORDER BY id DESC LIMIT 1",
+                                            STORE_ARGS(STORE_INT(system_id)), &request_id);
+                if (r >= 0)
+                        r = sheets_change(o, system_id, request_id);
+                return r;
+        }
         return 0;
 }
 
@@ -384,7 +396,7 @@ static cJSON *take_jobs(struct orch *o, const char *host) {
                 }
                 /* The first job sent moves an accepted system to provisioning. */
                 for (size_t i = 0; r >= 0 && i < 64 && systems[i]; i++)
-                        r = stage(o, systems[i], "requested", "provisioning", "R-LC1", NULL);
+                        r = dispatch_stage(o, systems[i], "requested", "provisioning", "R-LC1", NULL);
         }
         if (r < 0 || store_commit(o->store) < 0) {
                 store_rollback(o->store);
@@ -959,7 +971,10 @@ void dispatch_tick(struct orch *o) {
                         if (strcmp(state, "trial") != 0)
                                 continue;       /* changing or suspended: fires when it is back in trial */
                         /* R-LC2: the trial is over; the go-live sheet comes next. */
-                        r = stage(o, due.v[i].system_id, "trial", "awaiting_golive", "R-LC2", NULL);
+                        r = dispatch_stage(o, due.v[i].system_id, "trial", "awaiting_golive", "R-LC2", NULL);
+                        /* R-LC3: the go-live sheet, for the three parties to sign. */
+                        if (r >= 0)
+                                r = sheets_golive(o, due.v[i].system_id);
                 }
                 if (r >= 0)
                         r = store_exec(o->store, "UPDATE timers SET fired = ? WHERE id = ?",

@@ -54,6 +54,11 @@ int dispatch_enqueue(struct orch *o, int64_t vm_id, int64_t request_id, const ch
 /* After a commit that queued jobs: answer parked long-polls. */
 void dispatch_wake(struct orch *o);
 
+/* Move a system from -> to with its audit record and transition row
+ * (inside the caller's transaction); takes extra (detail members). Nothing
+ * happens (0) when the system is not in from. */
+int dispatch_stage(struct orch *o, int64_t system_id, const char *from, const char *to, const char *rule, cJSON *extra);
+
 /* Set (or move) a deadline timer; inside a transaction. */
 int timers_set(struct orch *o, const char *kind, int64_t system_id, int64_t due);
 

@@ -36,6 +36,7 @@
 #include "log.h"
 #include "naming.h"
 #include "orch.h"
+#include "sheets.h"
 #include "request.h"
 #include "trial.h"
 #include "vpc.h"
@@ -787,6 +788,20 @@ static int accept(struct intake *in, int64_t *ret_id) {
                 r = -ESTALE;
         if (r < 0)
                 goto fail;
+
+        /* R-LC4: what the change sheet compares the result with, before
+         * the change touches a VM. */
+        if (strcmp(req->kind, "change") == 0) {
+                _cleanup_(cJSON_Deletep) cJSON *before = NULL;
+                r = sheets_snapshot(o, in->system_id, &before);
+                if (r >= 0) {
+                        _cleanup_free_ char *text = cJSON_PrintUnformatted(before);
+                        r = store_exec(o->store, "UPDATE requests SET before = ? WHERE id = ?",
+                                       STORE_ARGS(STORE_TEXT(text), STORE_INT(id)), NULL);
+                }
+                if (r < 0)
+                        goto fail;
+        }
 
         /* R-NW1: the system's own VPC; R-NW2: its addresses. */
         if (apply) {

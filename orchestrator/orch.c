@@ -11,6 +11,7 @@
 
 #include "alloc.h"
 #include "audit.h"
+#include "chain.h"
 #include "cleanup.h"
 #include "gc-config.h"
 #include "http.h"
@@ -256,6 +257,7 @@ int orch_run(struct orch *o) {
         if (r < 0)
                 goto out;
         dispatch_start(o);
+        chain_start(o);
         log_notice("gc-orchestrator %s ready: %zu pool%s, %zu verifier%s, %zu notifier%s", GC_VERSION, o->cfg->n_pools,
                    o->cfg->n_pools == 1 ? "" : "s", o->n_approval, o->n_approval == 1 ? "" : "s", o->n_notifiers,
                    o->n_notifiers == 1 ? "" : "s");
@@ -263,6 +265,7 @@ int orch_run(struct orch *o) {
         notify_stop(o->notify);
         o->notify = NULL;
         record_service(o, "service.stopped");
+        chain_stop(o);          /* R-AU3: a checkpoint covers the last record */
         r = 0;
 out:
         event_free(sigterm);

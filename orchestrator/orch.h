@@ -45,6 +45,8 @@ struct orch {
         int64_t clock_offset;           /* seconds added to the real time (persisted) */
         struct event *tick;             /* timers, stale jobs, host liveness */
         struct waiter *waiters;         /* parked agent long-polls */
+        struct event *chain_tick;       /* audit checkpoints and retention */
+        int64_t last_checkpoint, last_prune;
 };
 
 struct orch_options {

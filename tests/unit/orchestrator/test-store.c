@@ -44,7 +44,7 @@ static void test_migrations(void **state) {
 
         assert_int_equal(store_open(path, &s), 0);
         assert_int_equal(store_version(s, &v), 0);
-        assert_int_equal(v, 4);
+        assert_int_equal(v, 5);
         assert_int_equal(store_exec(s, "INSERT INTO units (name, created) VALUES (?, ?)",
                                     STORE_ARGS(STORE_TEXT("市xx局"), STORE_INT(1)), NULL), 0);
         store_close(s);
@@ -52,7 +52,7 @@ static void test_migrations(void **state) {
         /* Reopening keeps the data and does not migrate again. */
         assert_int_equal(store_open(path, &s), 0);
         assert_int_equal(store_version(s, &v), 0);
-        assert_int_equal(v, 4);
+        assert_int_equal(v, 5);
         int64_t n = 0;
         assert_int_equal(store_query_int(s, "SELECT COUNT(*) FROM units", STORE_NO_ARGS, &n), 0);
         assert_int_equal(n, 1);
@@ -153,6 +153,15 @@ static void test_audit_chain(void **state) {
         _cleanup_free_ char *first_prev = NULL;
         assert_int_equal(store_query_text(s, "SELECT prev FROM audit WHERE seq = 1", STORE_NO_ARGS, &first_prev), 0);
         assert_string_equal(first_prev, "sm3:0000000000000000000000000000000000000000000000000000000000000000");
+
+        /* R-AU1: the store refuses to edit or remove a record inside the
+         * retention; one who edits the file drops the triggers first, and
+         * the chain still tells. */
+        assert_int_equal(store_exec(s, "UPDATE audit SET actor = 'someone' WHERE seq = 3", STORE_NO_ARGS, NULL), -EINVAL);
+        assert_int_equal(store_exec(s, "DELETE FROM audit WHERE seq = 4", STORE_NO_ARGS, NULL), -EINVAL);
+        assert_int_equal(audit_verify_store(s, &count, &bad), 0);
+        assert_int_equal(store_exec(s, "DROP TRIGGER audit_no_update", STORE_NO_ARGS, NULL), 0);
+        assert_int_equal(store_exec(s, "DROP TRIGGER audit_no_delete", STORE_NO_ARGS, NULL), 0);
 
         /* An edited field breaks its record. */
         assert_int_equal(store_exec(s, "UPDATE audit SET actor = 'someone' WHERE seq = 3", STORE_NO_ARGS, NULL), 0);
