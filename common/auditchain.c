@@ -125,7 +125,9 @@ static const char *str_member(const cJSON *o, const char *name) {
 
 static bool int_member(const cJSON *o, const char *name, int64_t *ret) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-        if (!cJSON_IsNumber(v) || v->valuedouble != (double) (int64_t) v->valuedouble)
+        /* In range before the cast: converting a double outside int64_t is undefined. */
+        if (!cJSON_IsNumber(v) || !(v->valuedouble >= -0x1p63 && v->valuedouble < 0x1p63) ||
+            v->valuedouble != (double) (int64_t) v->valuedouble)
                 return false;
         *ret = (int64_t) v->valuedouble;
         return true;
@@ -163,7 +165,7 @@ static int verify_sig_b64(const char *pem, const char *sig_b64, const void *msg,
         return crypto_verify(key, msg, len, sig, siglen);
 }
 
-static void check_checkpoint(const cJSON *cp, const cJSON *records, int64_t from, int64_t to, int64_t verified_to,
+static void check_checkpoint(const cJSON *cp, const cJSON *const *records, int64_t from, int64_t to, int64_t verified_to,
                              struct auditchain_checkpoint_report *out) {
         int64_t seq = 0, t = 0, id = 0;
         const char *head = str_member(cp, "head");
@@ -180,7 +182,7 @@ static void check_checkpoint(const cJSON *cp, const cJSON *records, int64_t from
         out->signature_valid = verify_sig_b64(str_member(signer, "public_key"), str_member(cp, "signature"), bytes, len,
                                               out->fingerprint, sizeof out->fingerprint) == 0;
         if (seq >= from && seq <= to && seq <= verified_to) {
-                const cJSON *rec = cJSON_GetArrayItem(records, (int) (seq - from));
+                const cJSON *rec = records[seq - from];
                 const char *h = str_member(rec, "hash");
                 out->head_matches = h && strcmp(h, head) == 0;
         }
@@ -193,6 +195,16 @@ static void check_checkpoint(const cJSON *cp, const cJSON *records, int64_t from
         }
 }
 
+/* Whether a record after rec carries seq. */
+static bool seq_later(const cJSON *rec, int64_t seq) {
+        for (const cJSON *c = rec->next; c; c = c->next) {
+                int64_t s;
+                if (int_member(c, "seq", &s) && s == seq)
+                        return true;
+        }
+        return false;
+}
+
 int auditchain_verify_segment(const cJSON *segment, struct auditchain_report *rep) {
         *rep = (struct auditchain_report) {};
         const char *format = str_member(segment, "format");
@@ -201,8 +213,9 @@ int auditchain_verify_segment(const cJSON *segment, struct auditchain_report *re
         const char *algname = str_member(segment, "hash");
         if (!algname || crypto_hash_from_string(algname, &rep->alg) < 0)
                 return malformed(rep, "hash: \"%s\" is not sm3 or sha256", algname ?: "");
-        if (!int_member(segment, "from", &rep->from) || !int_member(segment, "to", &rep->to) || rep->from < 1)
-                return malformed(rep, "from, to: not sequence numbers");
+        if (!int_member(segment, "from", &rep->from) || !int_member(segment, "to", &rep->to) || rep->from < 1 ||
+            rep->to < rep->from - 1)
+                return malformed(rep, "from, to: not sequence numbers, or to before from");
         const char *anchor = str_member(segment, "anchor");
         if (!anchor)
                 return malformed(rep, "anchor: missing");
@@ -210,6 +223,10 @@ int auditchain_verify_segment(const cJSON *segment, struct auditchain_report *re
         if (!cJSON_IsArray(records))
                 return malformed(rep, "records: not an array");
         _cleanup_free_ char *zero = auditchain_zero_hash(rep->alg);
+        /* prev below holds "<alg>:<64 hex>": a longer anchor would be cut
+         * short and could then match a record's prev it does not equal. */
+        if (strlen(anchor) > 8 + 64)
+                return malformed(rep, "anchor: not \"<alg>:<64 hex>\"");
         if (rep->from == 1 && strcmp(anchor, zero) != 0)
                 return malformed(rep, "anchor: a segment from the first record must start at the zero hash");
 
@@ -224,8 +241,12 @@ int auditchain_verify_segment(const cJSON *segment, struct auditchain_report *re
                 int64_t seq = 0;
                 if (!record_well_formed(rec)) {
                         int64_t s = 0;
-                        int_member(rec, "seq", &s);
-                        r = fault(rep, AUDIT_FAULT_MALFORMED, s, index, "record %zu (seq %" PRId64 ") is missing a member or has one of the wrong type", index, s);
+                        if (int_member(rec, "seq", &s))
+                                r = fault(rep, AUDIT_FAULT_MALFORMED, s, index,
+                                          "record %" PRId64 " (index %zu) is missing a member or has one of the wrong type", s, index);
+                        else
+                                r = fault(rep, AUDIT_FAULT_MALFORMED, 0, index,
+                                          "the record at index %zu is not an object with a whole-number seq", index);
                         break;
                 }
                 int_member(rec, "seq", &seq);
@@ -235,12 +256,23 @@ int auditchain_verify_segment(const cJSON *segment, struct auditchain_report *re
                                   "record %" PRId64 " comes after record %" PRId64 ": reordered or repeated", seq, last_seq);
                         break;
                 }
-                if (auditchain_record_hash_buf(rep->alg, rec, &scratch, got) < 0 || strcmp(got, rhash) != 0) {
+                if (auditchain_record_hash_buf(rep->alg, rec, &scratch, got) < 0) {
+                        r = fault(rep, AUDIT_FAULT_MALFORMED, seq, index,
+                                  "record %" PRId64 " cannot be serialized canonically (invalid UTF-8 or too long)", seq);
+                        break;
+                }
+                if (strcmp(got, rhash) != 0) {
                         r = fault(rep, AUDIT_FAULT_EDITED, seq, index,
                                   "record %" PRId64 " was edited: its content hashes to %s, not to its recorded hash %s", seq, got, rhash);
                         break;
                 }
                 if (seq > expect) {
+                        /* The missing seq further on: moved, not deleted. */
+                        if (seq_later(rec, expect)) {
+                                r = fault(rep, AUDIT_FAULT_REORDERED, seq, index,
+                                          "record %" PRId64 " comes before record %" PRId64 ": reordered", seq, expect);
+                                break;
+                        }
                         r = fault(rep, AUDIT_FAULT_DELETED, expect, index,
                                   "record %" PRId64 " is missing: record %" PRId64 " follows record %" PRId64 "%s",
                                   expect, seq, last_seq, strcmp(rprev, prev) == 0 ? " and links to it: renumbered" : "");
@@ -263,18 +295,40 @@ int auditchain_verify_segment(const cJSON *segment, struct auditchain_report *re
                 index++;
         }
         gc_buf_free(&scratch);
-        if (r == 0 && last_seq != rep->to)
+        if (r == 0 && last_seq < rep->to)
                 r = fault(rep, AUDIT_FAULT_DELETED, last_seq + 1, index,
-                          "the segment says it ends at record %" PRId64 " but its last record is %" PRId64, rep->to, last_seq);
+                          "record %" PRId64 " is missing: the segment says it ends at record %" PRId64 " but its last record is %" PRId64,
+                          last_seq + 1, rep->to, last_seq);
+        else if (r == 0 && last_seq > rep->to) {
+                rep->records = rep->to + 1 - rep->from;
+                r = fault(rep, AUDIT_FAULT_INSERTED, rep->to + 1, (size_t) (rep->to + 1 - rep->from),
+                          "the segment says it ends at record %" PRId64 " but holds records up to %" PRId64 ": record %" PRId64
+                          " and after were added", rep->to, last_seq, rep->to + 1);
+        }
 
         const cJSON *cps = cJSON_GetObjectItemCaseSensitive(segment, "checkpoints");
         int n = cJSON_GetArraySize(cps);
         if (n > 0) {
                 rep->checkpoints = xnew(struct auditchain_checkpoint_report, n);
+                /* The verified records by position, for each checkpoint's head. */
+                _cleanup_free_ const cJSON **by_pos = xnew(const cJSON *, rep->records + 1);
+                size_t k = 0;
+                cJSON_ArrayForEach(rec, records) {
+                        if ((int64_t) k >= rep->records)
+                                break;
+                        by_pos[k++] = rec;
+                }
                 const cJSON *cp;
                 cJSON_ArrayForEach(cp, cps) {
                         struct auditchain_checkpoint_report *c = &rep->checkpoints[rep->n_checkpoints++];
-                        check_checkpoint(cp, records, rep->from, rep->to, rep->from + rep->records - 1, c);
+                        check_checkpoint(cp, by_pos, rep->from, rep->to, rep->from + rep->records - 1, c);
+                        /* A signed checkpoint past the last record: the end
+                         * of the chain was cut off. */
+                        if (r == 0 && c->signature_valid && c->seq > rep->to)
+                                r = fault(rep, AUDIT_FAULT_DELETED, rep->to + 1, (size_t) rep->records,
+                                          "record %" PRId64 " is missing: checkpoint %" PRId64 " commits to record %" PRId64
+                                          ", past the last record %" PRId64 "; records were removed from the end",
+                                          rep->to + 1, c->id, c->seq, rep->to);
                         if (r == 0 && (!c->signature_valid || !c->head_matches || c->countersignatures_bad))
                                 r = -EBADMSG;
                 }

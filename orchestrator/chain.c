@@ -322,7 +322,13 @@ int chain_export(struct orch *o, int64_t from, int64_t to, cJSON **ret) {
                 from = start;
         if (from < start)
                 return -ERANGE;
-        if (to <= 0 && store_query_int(o->store, "SELECT MAX(seq) FROM audit", STORE_NO_ARGS, &to) < 0)
+        /* The checkpoints that exist before the head is read: none of them
+         * can be past it, unless records were removed from the end. */
+        int64_t last_cp = 0;
+        bool to_head = to <= 0;
+        if (store_query_int(o->store, "SELECT COALESCE(MAX(id), 0) FROM checkpoints", STORE_NO_ARGS, &last_cp) < 0)
+                last_cp = 0;
+        if (to_head && store_query_int(o->store, "SELECT MAX(seq) FROM audit", STORE_NO_ARGS, &to) < 0)
                 to = from - 1;
         if (from > start) {
                 free(anchor);
@@ -349,8 +355,10 @@ int chain_export(struct orch *o, int64_t from, int64_t to, cJSON **ret) {
         if (r < 0)
                 return r;
         cJSON *cps = NULL;
-        r = checkpoints_json(o, "SELECT " CHECKPOINT_COLUMNS " FROM checkpoints c WHERE c.seq >= ? AND c.seq <= ? ORDER BY c.id",
-                             STORE_ARGS(STORE_INT(from), STORE_INT(to)), &cps);
+        /* Up to the head: every checkpoint from the first record on, so that
+         * one past the last record shows the end was cut off. */
+        r = checkpoints_json(o, "SELECT " CHECKPOINT_COLUMNS " FROM checkpoints c WHERE c.seq >= ? AND c.id <= ? AND (? OR c.seq <= ?) ORDER BY c.id",
+                             STORE_ARGS(STORE_INT(from), STORE_INT(last_cp), STORE_INT(to_head), STORE_INT(to)), &cps);
         if (r < 0)
                 return r;
         cJSON_AddItemToObject(seg, "checkpoints", cps);
