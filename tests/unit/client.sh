@@ -564,7 +564,7 @@ expect "a server that offers only TLS 1.2: exit 1" 1 "https://127.0.0.1:$(cat po
 
 n=$(calls)
 expect "request submit: the refusal with field, value and rule, exit 1" 1 \
-        '^gcctl: refused \(HTTP 422\): vms\[0\]\.names\[0\]: "web1" does not follow unit\+system\+role\+number \(R-NM2\)$' \
+        '^gcctl: refused \(HTTP 422\): vms\[0\]\.names\[0\]: "web1" does not follow unit\+system\+role\+number \(R-NM2\) \[invalid_name\]$' \
         request submit apply.sm2.json "${as_approval[@]}"
 check_eq "POST /v1/requests was sent once, as application/json" \
         "$(($(calls) - n)) $(last_call method) $(last_call path) $(last_call ctype)" "1 POST /v1/requests application/json"
@@ -604,7 +604,7 @@ expect "options may follow or precede the FILE" 0 '^accepted' request submit --s
 expect "request show: fields, then the document" 0 '^approval_id: OA-2025-0002$' request show 12 "${as_authority[@]}"
 check "request show prints the document" grep -q '"schema":.*"govcloud-request/1"' out.txt
 expect "request show ID must be a number" 2 'ID: "x" is not a whole number' request show x "${as_authority[@]}"
-expect "a 404 with an error body: refused, exit 1" 1 '^gcctl: refused \(HTTP 404\): no such object$' \
+expect "a 404 with an error body: refused, exit 1" 1 '^gcctl: refused \(HTTP 404\): no such object \[not_found\]$' \
         request show 1234 "${as_authority[@]}"
 expect "an HTML 502: exit 1, the status and that it is not JSON" 1 "/v1/requests/99: HTTP 502.*text/html.*not strict JSON" \
         request show 99 "${as_authority[@]}"
@@ -786,7 +786,7 @@ start_server noclock port-noclock.txt calls-noclock.log
 noclock=(--server "https://127.0.0.1:$(cat port-noclock.txt)" --cert pki/authority.crt --key pki/authority.key
          --cacert pki/ca.crt)
 expect "clock advance without --unsafe-test-clock: the refusal, exit 1" 1 \
-        '^gcctl: refused \(HTTP 404\): the test clock is off \(gc-orchestrator --unsafe-test-clock\)$' \
+        '^gcctl: refused \(HTTP 404\): the test clock is off \(gc-orchestrator --unsafe-test-clock\) \[not_found\]$' \
         clock advance 30d "${noclock[@]}"
 check "... and nothing on stdout" test ! -s out.txt
 expect "clock advance --json without the test clock: the error body, exit 1" 1 '"code":[[:space:]]*"not_found"' \

@@ -31,4 +31,30 @@ for v in canon digest sign verify fingerprint; do
         expect 0 "Usage: gcctl doc $v" doc "$v" --help
 done
 
+expect 0 'sheet +tri-party confirmation sheets' --help
+expect 0 'Commands:' sheet --help
+for v in list show sign export verify html; do
+        expect 0 "Usage: gcctl sheet $v" sheet "$v" --help
+done
+expect 0 'Commands:' audit --help
+for v in list checkpoints checkpoint countersign export verify; do
+        expect 0 "Usage: gcctl audit $v" audit "$v" --help
+done
+expect 0 'extend-trial +extend the trial' system --help
+expect 0 'Usage: gcctl system extend-trial' system extend-trial --help
+expect 0 'revoke +revoke a party' key --help
+expect 0 'Usage: gcctl key revoke' key revoke --help
+# A missing operand or required option is a usage error before any connection.
+expect 2 'missing ID' sheet show
+expect 2 'missing ID' sheet sign --party tenant --key k.pem
+expect 2 'missing ID' sheet export
+expect 2 'missing FILE' sheet verify
+expect 2 'missing ID or FILE' sheet html
+expect 2 '--key KEY.pem is required' sheet sign 7 --party tenant
+expect 2 '--key KEY.pem is required' audit countersign
+expect 2 'unexpected operand' audit checkpoints 3
+expect 2 'missing ID' system extend-trial --length 5 --approval x
+expect 2 'missing ID' key revoke --reason x
+expect 2 "unknown command 'nope'" sheet nope
+
 [ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
