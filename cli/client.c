@@ -258,8 +258,6 @@ int client_open(const struct client_config *cfg, struct client **ret) {
         }
         r = r ?: client_setopt(c, CURLOPT_USERAGENT, "gcctl/" GC_VERSION);
         r = r ?: client_setopt(c, CURLOPT_CONNECTTIMEOUT, CLIENT_CONNECT_TIMEOUT_S);
-        r = r ?: client_setopt(c, CURLOPT_TIMEOUT, CLIENT_TIMEOUT_S);
-        r = r ?: client_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) CLIENT_BODY_MAX);
         r = r ?: client_setopt(c, CURLOPT_WRITEFUNCTION, client_write);
         r = r ?: client_setopt(c, CURLOPT_WRITEDATA, c);
         if (r < 0)
@@ -316,13 +314,12 @@ static int client_fail(struct client *c, int r, const char *url, const char *fmt
         return log_debug_errno(r, "%s", c->error);
 }
 
-int client_request(struct client *c, const char *method, const char *path, const char *body, size_t len,
-                   long *ret_status, cJSON **ret_json) {
+/* Send the request and receive the answer into c->body, at most max bytes.
+ * raw: an export, which may take long as long as it keeps arriving. */
+static int client_perform(struct client *c, const char *method, const char *path, const char *body, size_t len,
+                          size_t max, bool raw, char **ret_url, long *ret_status) {
         _cleanup_(curl_slist_free_allp) struct curl_slist *headers = NULL;
-        _cleanup_(cJSON_Deletep) cJSON *doc = NULL;
         _cleanup_free_ char *url = NULL;
-        struct gc_error err = {};
-        const char *ctype = NULL;
         CURLcode code;
         long status = 0;
         int r = 0;
@@ -330,6 +327,7 @@ int client_request(struct client *c, const char *method, const char *path, const
         assert(path[0] == '/');
         url = xasprintf("%s%s", c->server, path);
         gc_buf_reset(&c->body);
+        c->body.max = max;
         c->too_large = false;
         c->curl_error[0] = 0;
         free(c->error);
@@ -345,6 +343,12 @@ int client_request(struct client *c, const char *method, const char *path, const
 
         r = r ?: client_setopt(c, CURLOPT_URL, url);
         r = r ?: client_setopt(c, CURLOPT_HTTPHEADER, headers);
+        r = r ?: client_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) max);
+        /* An export of a long audit chain takes longer than any answer: it
+         * only has to keep coming, at least 1 KiB/s over the usual timeout. */
+        r = r ?: client_setopt(c, CURLOPT_TIMEOUT, raw ? 0L : CLIENT_TIMEOUT_S);
+        r = r ?: client_setopt(c, CURLOPT_LOW_SPEED_LIMIT, raw ? 1024L : 0L);
+        r = r ?: client_setopt(c, CURLOPT_LOW_SPEED_TIME, raw ? CLIENT_TIMEOUT_S : 0L);
         if (strcmp(method, "GET") == 0) {
                 r = r ?: client_setopt(c, CURLOPT_HTTPGET, 1L);
                 r = r ?: client_setopt(c, CURLOPT_CUSTOMREQUEST, (char *) NULL);
@@ -362,19 +366,39 @@ int client_request(struct client *c, const char *method, const char *path, const
         /* The header list dies with this call. */
         (void) curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, (struct curl_slist *) NULL);
         if (code != CURLE_OK) {
+                gc_buf_reset(&c->body);
                 if (c->too_large || code == CURLE_FILESIZE_EXCEEDED)
-                        return client_fail(c, -EFBIG, url, "the answer is larger than %u MiB",
-                                           CLIENT_BODY_MAX / (1024 * 1024));
+                        return client_fail(c, -EFBIG, url, "the answer is larger than %zu MiB",
+                                           max / (1024 * 1024));
                 return client_fail(c, errno_from_curl(code), url, "%s",
                                    c->curl_error[0] ? c->curl_error : curl_easy_strerror(code));
         }
         (void) curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+
+        *ret_url = TAKE_PTR(url);
+        *ret_status = status;
+        return 0;
+}
+
+int client_request(struct client *c, const char *method, const char *path, const char *body, size_t len,
+                   long *ret_status, cJSON **ret_json) {
+        _cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+        _cleanup_free_ char *url = NULL;
+        struct gc_error err = {};
+        const char *ctype = NULL;
+        long status = 0;
+        int r;
+
+        r = client_perform(c, method, path, body, len, CLIENT_BODY_MAX, false, &url, &status);
+        if (r < 0)
+                return r;
         (void) curl_easy_getinfo(c->curl, CURLINFO_CONTENT_TYPE, &ctype);
 
         if (c->body.len > 0) {
                 r = json_parse(c->body.data, c->body.len, &doc, &err);
                 if (r < 0) {
                         char buf[GC_ERROR_FORMAT_MAX];
+                        gc_buf_reset(&c->body);
                         return client_fail(c, -EBADMSG, url, "HTTP %ld, and the answer (%s) is not strict JSON: %s",
                                            status, ctype ? ctype : "no content type",
                                            gc_error_format(&err, buf, sizeof buf));
@@ -384,6 +408,20 @@ int client_request(struct client *c, const char *method, const char *path, const
 
         *ret_status = status;
         *ret_json = TAKE_PTR(doc);
+        return 0;
+}
+
+int client_request_raw(struct client *c, const char *method, const char *path, const char *body, size_t len,
+                       size_t max, long *ret_status, char **ret_body, size_t *ret_body_len) {
+        _cleanup_free_ char *url = NULL;
+        long status = 0;
+        int r;
+
+        r = client_perform(c, method, path, body, len, max, true, &url, &status);
+        if (r < 0)
+                return r;
+        *ret_status = status;
+        *ret_body = gc_buf_steal(&c->body, ret_body_len);
         return 0;
 }
 

@@ -16,7 +16,8 @@
 
 #include "gc/error.h"
 
-/* An answer body larger than this is refused (-EFBIG). */
+/* An answer body larger than this is refused (-EFBIG); exports, read with
+ * client_request_raw(), have their own caps. */
 #define CLIENT_BODY_MAX (16u * 1024 * 1024)
 /* A profile file is a handful of paths. */
 #define CLIENT_PROFILE_MAX (64u * 1024)
@@ -70,6 +71,16 @@ static inline void client_freep(struct client **c) {
  */
 int client_request(struct client *c, const char *method, const char *path, const char *body, size_t len,
                    long *ret_status, cJSON **ret_json);
+
+/*
+ * The same for an answer kept as it came, an export: its body of at most max
+ * bytes, not parsed, into *ret_body (malloc()ed, NUL-terminated, "" when
+ * empty) and *ret_body_len. Such an answer may take longer than a call's
+ * usual timeout as long as it keeps arriving (at least 1 KiB/s). Fails as
+ * client_request() does, with -EFBIG past max.
+ */
+int client_request_raw(struct client *c, const char *method, const char *path, const char *body, size_t len,
+                       size_t max, long *ret_status, char **ret_body, size_t *ret_body_len);
 
 /* Why the last client_request() failed: "URL: message". */
 const char *client_error(const struct client *c);

@@ -53,6 +53,16 @@ int gcctl_usage_error(const char *verb, const char *fmt, ...) __attribute__((for
 /* Print a JSON document to stdout (pretty, UTF-8, newline). */
 void gcctl_print_json(const cJSON *doc);
 
+/* A copy of s for a terminal or a text file: control characters (a
+ * newline too) as '?'. */
+char *gcctl_printable(const char *s);
+
+/* Write len bytes to path, or to standard output for NULL or "-". A regular
+ * file is written under a temporary name in its directory and renamed into
+ * place, so that it is either complete or not there; a device, a pipe or a
+ * symbolic link is written through. Negative errno. */
+int gcctl_write_file(const char *path, const void *data, size_t len);
+
 /* Tables: text columns aligned by display width (CJK counts 2). */
 struct gcctl_table;
 struct gcctl_table *gcctl_table_new(unsigned ncols, const char *const *headers);
@@ -81,3 +91,4 @@ extern const struct gcctl_verb gcctl_pool_verbs[];
 extern const struct gcctl_verb gcctl_audit_verbs[];
 extern const struct gcctl_verb gcctl_vm_verbs[];
 extern const struct gcctl_verb gcctl_clock_verbs[];
+extern const struct gcctl_verb gcctl_sheet_verbs[];

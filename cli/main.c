@@ -17,7 +17,8 @@ static const struct gcctl_verb top[] = {
         { "host", "compute nodes", NULL, NULL, gcctl_host_verbs },
         { "vm", "virtual machines: placement, state, labels", NULL, NULL, gcctl_vm_verbs },
         { "pool", "resource pools", NULL, NULL, gcctl_pool_verbs },
-        { "audit", "the audit records", NULL, NULL, gcctl_audit_verbs },
+        { "sheet", "tri-party confirmation sheets: show, sign, export, verify", NULL, NULL, gcctl_sheet_verbs },
+        { "audit", "the audit chain: records, checkpoints, export, verify", NULL, NULL, gcctl_audit_verbs },
         { "clock", "the orchestrator's test clock (--unsafe-test-clock only)", NULL, NULL, gcctl_clock_verbs },
         {}
 };

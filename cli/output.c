@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <wchar.h>
 
 #include "alloc.h"
@@ -77,7 +81,8 @@ static int parse_options(int argc, char **argv, const char *optstring, const cha
                          int (*handle)(int opt, const char *arg, void *userdata), void *userdata,
                          int *ret_exit) {
         struct option all[32];
-        size_t n = 0;
+        char shortopts[64];
+        size_t n = 0, k;
 
         all[n++] = (struct option) { "help", no_argument, NULL, 'h' };
         all[n++] = (struct option) { "json", no_argument, NULL, 'J' };
@@ -88,11 +93,25 @@ static int parse_options(int argc, char **argv, const char *optstring, const cha
         }
         all[n] = (struct option) {};
 
+        /* A verb's option whose code is a letter has that short form too: -o. */
+        k = strlen(optstring);
+        memcpy(shortopts, optstring, k);
+        for (const struct option *o = opts; o && o->name; o++)
+                if (o->val > 0 && o->val < 0x80 && ((o->val | 0x20) >= 'a' && (o->val | 0x20) <= 'z') &&
+                    o->val != 'h') {
+                        if (k + 3 >= sizeof shortopts)
+                                abort();
+                        shortopts[k++] = (char) o->val;
+                        if (o->has_arg != no_argument)
+                                shortopts[k++] = ':';
+                }
+        shortopts[k] = '\0';
+
         optind = 0;
         opterr = 0;
         for (;;) {
                 int longindex = 0;
-                int c = getopt_long(argc, argv, optstring, all, &longindex);
+                int c = getopt_long(argc, argv, shortopts, all, &longindex);
                 if (c == -1)
                         break;
                 if (c == 'h') {
@@ -139,6 +158,81 @@ void gcctl_print_json(const cJSON *doc) {
         if (!s)
                 abort();
         puts(s);
+}
+
+char *gcctl_printable(const char *s) {
+        char *copy = xstrdup(s ? s : "");
+
+        for (char *p = copy; *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        *p = '?';
+        return copy;
+}
+
+static int write_all(int fd, const char *p, size_t n) {
+        while (n > 0) {
+                ssize_t k = write(fd, p, n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += k;
+                n -= (size_t) k;
+        }
+        return 0;
+}
+
+int gcctl_write_file(const char *path, const void *data, size_t len) {
+        _cleanup_free_ char *tmp = NULL;
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        struct stat st;
+
+        if (!path || strcmp(path, "-") == 0) {
+                if (fflush(stdout) != 0)
+                        return -EIO;
+                return write_all(STDOUT_FILENO, data, len);
+        }
+        /* A device (-o /dev/null), a pipe or a symbolic link is written
+         * through, not replaced. */
+        if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+                fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0666);
+                if (fd < 0)
+                        return -errno;
+                r = write_all(fd, data, len);
+                if (r >= 0) {
+                        int f = fd;
+                        fd = -1;
+                        if (close(f) < 0)
+                                r = -errno;
+                }
+                return r;
+        }
+        tmp = xasprintf("%s.tmpXXXXXX", path);
+        fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        r = write_all(fd, data, len);
+        /* mkostemp makes the file 0600; give it the mode a new file gets. */
+        mode_t mask = umask(0);
+        umask(mask);
+        if (r >= 0 && fchmod(fd, 0666 & ~mask) < 0)
+                r = -errno;
+        if (r >= 0 && fsync(fd) < 0)
+                r = -errno;
+        if (r >= 0) {
+                int f = fd;
+                fd = -1;
+                if (close(f) < 0)
+                        r = -errno;
+        }
+        if (r >= 0 && rename(tmp, path) < 0)
+                r = -errno;
+        if (r < 0)
+                (void) unlink(tmp);
+        return r;
 }
 
 int gcctl_display_width(const char *s) {

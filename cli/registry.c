@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What the authority and the provider register: gcctl unit add | list,
- * key add | list, host add | list, pool list.
+ * key add | list | revoke, host add | list, pool list.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -37,6 +37,7 @@ enum {
         ARG_UNDERLAY,
         ARG_OPS,
         ARG_AGENT_CERT,
+        ARG_REASON,
 };
 
 struct registry_args {
@@ -52,6 +53,7 @@ struct registry_args {
         const char *underlay;
         const char *ops;
         const char *agent_cert;
+        const char *reason;
 };
 
 static int registry_handle(int opt, const char *arg, void *userdata) {
@@ -94,6 +96,9 @@ static int registry_handle(int opt, const char *arg, void *userdata) {
                 break;
         case ARG_AGENT_CERT:
                 slot = &a->agent_cert;
+                break;
+        case ARG_REASON:
+                slot = &a->reason;
                 break;
         default:
                 return -EINVAL;
@@ -401,6 +406,8 @@ static const char key_list_usage[] =
         "(GET /v1/approval-systems). A tenant, known by the OU of its client\n"
         "certificate, may not see approval systems: it gets the first list and a\n"
         "note, as does any role the orchestrator refuses them to (HTTP 403).\n"
+        "REVOKED is when a key was revoked (`gcctl key revoke`), '-' while it is\n"
+        "in force.\n"
         "\n"
         "Options:\n"
         "  --json     print {\"keys\": [...], \"approval_systems\": [...]}\n"
@@ -418,6 +425,7 @@ static const struct remote_column key_columns[] = {
         { "TYPE", "key_type", NULL },
         { "FINGERPRINT", "fingerprint", NULL },
         { "CREATED", "created", NULL },
+        { "REVOKED", "revoked", NULL },
 };
 
 static const struct remote_column approval_system_columns[] = {
@@ -512,9 +520,61 @@ static int run_key_list(int argc, char **argv) {
         return fflush(stdout) == 0 ? GCCTL_EXIT_OK : GCCTL_EXIT_FAIL;
 }
 
+static const char key_revoke_usage[] =
+        "Usage: gcctl key revoke ID --reason TEXT [OPTIONS]\n"
+        "\n"
+        "Revoke party key ID (POST /v1/keys/ID/revoke; the authority's role): from\n"
+        "then on it signs no sheet and countersigns no checkpoint. What it signed\n"
+        "before stays signed; `gcctl key list` shows when it was revoked. A lost\n"
+        "or compromised key is revoked, then the holder's new key is registered\n"
+        "with `gcctl key add`.\n"
+        "\n"
+        "Options:\n"
+        "  --reason TEXT  why, for the audit record (required)\n"
+        "  --json         print the orchestrator's answer as JSON\n"
+        "  --help         this text\n"
+        REMOTE_OPTIONS_HELP
+        "\n"
+        "Example:\n"
+        "  gcctl key revoke 4 --reason '张三调离，密钥作废'\n";
+
+static const struct option key_revoke_options[] = {
+        { "reason", required_argument, NULL, ARG_REASON },
+        {}
+};
+
+static int run_key_revoke(int argc, char **argv) {
+        _cleanup_(remote_done) struct remote rm = { .verb = "gcctl key revoke" };
+        struct registry_args a = {};
+        _cleanup_(cJSON_Deletep) cJSON *body = NULL, *answer = NULL;
+        _cleanup_free_ char *path = NULL;
+        uint64_t id;
+        long status;
+        int ex, i;
+
+        i = remote_parse_options(&rm, argc, argv, key_revoke_usage, key_revoke_options, registry_handle, &a, &ex);
+        if (i < 0)
+                return ex;
+        ex = remote_parse_id(&rm, argc, argv, i, 1, "ID", &id);
+        if (ex != GCCTL_EXIT_OK)
+                return ex;
+        if (!a.reason || !*a.reason)
+                return gcctl_usage_error(rm.verb, "--reason TEXT is required: why the key is revoked");
+        ex = remote_check_text(&rm, "--reason", a.reason);
+        if (ex != GCCTL_EXIT_OK)
+                return ex;
+
+        body = cJSON_CreateObject();
+        cJSON_AddStringToObject(body, "reason", a.reason);
+        path = xasprintf("/v1/keys/%llu/revoke", (unsigned long long) id);
+        ex = remote_call_json(&rm, "POST", path, body, &status, &answer);
+        return ex ?: print_object(&rm, answer, "key");
+}
+
 const struct gcctl_verb gcctl_key_verbs[] = {
         { "add", "register a party's or an approval system's public key", key_add_usage, run_key_add, NULL },
         { "list", "registered keys and approval systems", key_list_usage, run_key_list, NULL },
+        { "revoke", "revoke a party's key", key_revoke_usage, run_key_revoke, NULL },
         {}
 };
 

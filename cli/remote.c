@@ -97,6 +97,24 @@ int remote_parse_options(struct remote *rm, int argc, char **argv, const char *u
         return gcctl_parse_options_any_order(argc, argv, usage, all, remote_handle, &chain, ret_exit);
 }
 
+int remote_signing_key(struct remote *rm, const char **signing_key, const char *arg) {
+        if (!*arg) {
+                gcctl_usage_error(rm->verb, "--key: empty file name");
+                return -EINVAL;
+        }
+        if (!*signing_key) {
+                *signing_key = arg;
+                return 0;
+        }
+        if (rm->config.key) {
+                gcctl_usage_error(rm->verb, "--key: given a third time, or with --client-key: the first --key is "
+                                  "the signing key, --client-key (or a second --key) the connection's");
+                return -EINVAL;
+        }
+        rm->config.key = xstrdup(arg);
+        return 0;
+}
+
 int remote_parse_id(const struct remote *rm, int argc, char **argv, int first, int n, const char *names,
                     uint64_t *ret) {
         int ex = remote_operands(rm, argc, argv, first, n, names);
@@ -240,7 +258,14 @@ int remote_refusal(const struct remote *rm, const char *method, const char *path
                      "%s", message && *message ? message : code ? code : "(no message)");
         gc_error_format(&err, buf, sizeof buf);
         sanitize(buf);
-        fprintf(stderr, "gcctl: %s (HTTP %ld): %s\n", word, status, buf);
+        /* The code last, in brackets: the refusal's stable name, for the
+         * documentation and for scripts. */
+        if (code && *code) {
+                _cleanup_free_ char *c = xstrdup(code);
+                sanitize(c);
+                fprintf(stderr, "gcctl: %s (HTTP %ld): %s [%s]\n", word, status, buf, c);
+        } else
+                fprintf(stderr, "gcctl: %s (HTTP %ld): %s\n", word, status, buf);
         return GCCTL_EXIT_FAIL;
 }
 
@@ -272,6 +297,34 @@ int remote_call(struct remote *rm, const char *method, const char *path, const c
                 return remote_fail(rm, "%s %s: HTTP %ld without a body", method, path, status);
         *ret_status = status;
         *ret_json = TAKE_PTR(doc);
+        return GCCTL_EXIT_OK;
+}
+
+int remote_call_raw(struct remote *rm, const char *method, const char *path, size_t max, char **ret_body,
+                    size_t *ret_len) {
+        _cleanup_free_ char *body = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+        struct gc_error err = {};
+        size_t len = 0;
+        long status = 0;
+        int ex, r;
+
+        ex = remote_connect(rm);
+        if (ex != GCCTL_EXIT_OK)
+                return ex;
+        r = client_request_raw(rm->client, method, path, NULL, 0, max, &status, &body, &len);
+        if (r < 0)
+                return remote_fail(rm, "%s", client_error(rm->client));
+        if (status < 200 || status >= 300) {
+                /* A refusal is JSON; anything else is reported as an answer without {"error"}. */
+                if (len > 0 && len <= CLIENT_BODY_MAX)
+                        (void) json_parse(body, len, &doc, &err);
+                return remote_refusal(rm, method, path, status, doc);
+        }
+        if (len == 0)
+                return remote_fail(rm, "%s %s: HTTP %ld without a body", method, path, status);
+        *ret_body = TAKE_PTR(body);
+        *ret_len = len;
         return GCCTL_EXIT_OK;
 }
 

@@ -31,14 +31,29 @@ enum {
 };
 
 /* For each verb's --help, after its own options. */
-#define REMOTE_OPTIONS_HELP                                                                     \
+#define REMOTE_OPTIONS_HELP REMOTE_OPTIONS_HELP_WITH(                                          \
+        "  --key FILE       its private key, PEM, not encrypted (GC_KEY; default:\n"           \
+        "                   the --cert file)\n")
+
+/* For verbs whose own --key is a signing key (sheet sign, audit countersign):
+ * the connection's key is --client-key there, or a second --key (scripts
+ * add the connection options, --key among them, to every command); put
+ * REMOTE_CLIENT_KEY_OPTION in the verb's options and hand its --key to
+ * remote_signing_key(). */
+#define REMOTE_OPTIONS_HELP_CLIENT_KEY REMOTE_OPTIONS_HELP_WITH(                               \
+        "  --client-key FILE\n"                                                                \
+        "                   the client certificate's private key, PEM, not\n"                  \
+        "                   encrypted (GC_KEY; default: the --cert file); a\n"                 \
+        "                   second --key is taken as this too\n")
+#define REMOTE_CLIENT_KEY_OPTION { "client-key", required_argument, NULL, REMOTE_ARG_KEY }
+
+#define REMOTE_OPTIONS_HELP_WITH(key_lines)                                                     \
         "\n"                                                                                    \
         "Connection (each setting from the first place that has it: the option,\n"             \
         "the environment variable, the profile file):\n"                                        \
         "  --server URL     the orchestrator, https://HOST:PORT (GC_SERVER)\n"                 \
         "  --cert FILE      client certificate, PEM (GC_CERT)\n"                                \
-        "  --key FILE       its private key, PEM, not encrypted (GC_KEY; default:\n"          \
-        "                   the --cert file)\n"                                                 \
+        key_lines                                                                               \
         "  --cacert FILE    CA certificate(s) the server's must chain to (GC_CACERT;\n"       \
         "                   default: the system's trust store)\n"                               \
         "  --profile FILE   JSON {\"server\", \"cert\", \"key\", \"cacert\"}, paths relative\n" \
@@ -63,6 +78,10 @@ int remote_parse_options(struct remote *rm, int argc, char **argv, const char *u
                          const struct option *opts,
                          int (*handle)(int opt, const char *arg, void *userdata), void *userdata,
                          int *ret_exit);
+
+/* A --key of a verb whose --key is a signing key: the first is *signing_key,
+ * a second the connection's key. < 0 after a usage error. */
+int remote_signing_key(struct remote *rm, const char **signing_key, const char *arg);
 
 /* Exactly n operands from argv[first]; names ("ID", "FILE") for messages. */
 int remote_operands(const struct remote *rm, int argc, char **argv, int first, int n, const char *names);
@@ -97,6 +116,12 @@ int remote_refusal(const struct remote *rm, const char *method, const char *path
 /* remote_call() with a body built with cJSON, sent compact. */
 int remote_call_json(struct remote *rm, const char *method, const char *path, const cJSON *body,
                      long *ret_status, cJSON **ret_json);
+
+/* remote_call() for an answer kept as its bytes, an export: a 2xx body of at
+ * most max bytes (not parsed) into *ret_body (malloc()ed, NUL-terminated)
+ * and *ret_len; a refusal printed as remote_call() does. */
+int remote_call_raw(struct remote *rm, const char *method, const char *path, size_t max, char **ret_body,
+                    size_t *ret_len);
 
 /* The member key of an answer, of cJSON type mask type (cJSON_Object,
  * cJSON_Array); an answer without it is a failure. */

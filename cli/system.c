@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* gcctl system list | show | register | agreement | admission (network, egress, isolate, restore: network.c) */
+/* gcctl system list | show | register | agreement | admission | extend-trial
+ * (network, egress, isolate, restore: network.c) */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -31,6 +32,8 @@ enum {
         ARG_SIGNED_ON,
         ARG_SIGNATORY,
         ARG_DOCUMENT,
+        ARG_LENGTH,
+        ARG_APPROVAL,
 };
 
 struct system_args {
@@ -45,6 +48,8 @@ struct system_args {
         const char *signatories[SIGNATORIES_MAX];
         size_t n_signatories;
         const char *document;
+        const char *length;
+        const char *approval;
 };
 
 static int system_handle(int opt, const char *arg, void *userdata) {
@@ -81,6 +86,12 @@ static int system_handle(int opt, const char *arg, void *userdata) {
                 return 0;
         case ARG_DOCUMENT:
                 a->document = arg;
+                return 0;
+        case ARG_LENGTH:
+                a->length = arg;
+                return 0;
+        case ARG_APPROVAL:
+                a->approval = arg;
                 return 0;
         }
         return -EINVAL;
@@ -484,6 +495,77 @@ static int run_admission(int argc, char **argv) {
         return ex ?: (fflush(stdout) == 0 ? GCCTL_EXIT_OK : GCCTL_EXIT_FAIL);
 }
 
+/* --- extend-trial --- */
+
+static const char extend_trial_usage[] =
+        "Usage: gcctl system extend-trial ID --length N --approval REF [OPTIONS]\n"
+        "\n"
+        "Extend the trial of system ID with the authority's consent (R-LC2)\n"
+        "(POST /v1/systems/ID/trial-extension; the authority's role). N is in the\n"
+        "trial unit of the system's policy pack, days or months; the pack limits\n"
+        "how long a trial may become, and a system that is not in its trial\n"
+        "cannot be extended: both are refused with the rule named. Prints the\n"
+        "trial's new end and the extension granted in total.\n"
+        "\n"
+        "Options:\n"
+        "  --length N      how much longer, in the pack's trial unit, 1 to 366\n"
+        "                  (required)\n"
+        "  --approval REF  the reference of the authority's consent, e.g. its\n"
+        "                  document number (required)\n"
+        "  --json          print the orchestrator's answer as JSON\n"
+        "  --help          this text\n"
+        REMOTE_OPTIONS_HELP
+        "\n"
+        "Example:\n"
+        "  gcctl system extend-trial 3 --length 15 --approval 数管函〔2026〕12号\n";
+
+static const struct option extend_trial_options[] = {
+        { "length", required_argument, NULL, ARG_LENGTH },
+        { "approval", required_argument, NULL, ARG_APPROVAL },
+        {}
+};
+
+static int run_extend_trial(int argc, char **argv) {
+        _cleanup_(remote_done) struct remote rm = { .verb = "gcctl system extend-trial" };
+        struct system_args a = { .rm = &rm };
+        _cleanup_(cJSON_Deletep) cJSON *body = NULL, *answer = NULL;
+        _cleanup_free_ char *path = NULL;
+        uint64_t id, length;
+        long status;
+        int ex, i;
+
+        i = remote_parse_options(&rm, argc, argv, extend_trial_usage, extend_trial_options, system_handle, &a, &ex);
+        if (i < 0)
+                return ex;
+        ex = remote_parse_id(&rm, argc, argv, i, 1, "ID", &id);
+        if (ex != GCCTL_EXIT_OK)
+                return ex;
+        if (!a.length || !a.approval)
+                return gcctl_usage_error(rm.verb, "--length and --approval are required");
+        ex = remote_parse_uint(&rm, "--length", a.length, 1, 366, &length);
+        ex = ex ?: remote_check_text(&rm, "--approval", a.approval);
+        if (ex != GCCTL_EXIT_OK)
+                return ex;
+        if (!*a.approval)
+                return gcctl_usage_error(rm.verb, "--approval: empty; the authority's consent has a reference (R-LC2)");
+
+        body = cJSON_CreateObject();
+        cJSON_AddNumberToObject(body, "length", (double) length);
+        cJSON_AddStringToObject(body, "approval", a.approval);
+        path = xasprintf("/v1/systems/%llu/trial-extension", (unsigned long long) id);
+        ex = remote_call_json(&rm, "POST", path, body, &status, &answer);
+        if (ex != GCCTL_EXIT_OK)
+                return ex;
+        if (gcctl_global.json) {
+                gcctl_print_json(answer);
+                return GCCTL_EXIT_OK;
+        }
+        _cleanup_free_ char *end = remote_render(json_get(answer, "trial_end"));
+        _cleanup_free_ char *total = remote_render(json_get(answer, "extended"));
+        printf("system %llu: the trial now ends %s (extended by %s in all)\n", (unsigned long long) id, end, total);
+        return fflush(stdout) == 0 ? GCCTL_EXIT_OK : GCCTL_EXIT_FAIL;
+}
+
 const struct gcctl_verb gcctl_system_verbs[] = {
         { "list", "business systems and their lifecycle state", list_usage, run_list, NULL },
         { "show", "one system: registration, agreement, admission, VMs, transitions", show_usage, run_show, NULL },
@@ -496,5 +578,7 @@ const struct gcctl_verb gcctl_system_verbs[] = {
         { "egress", "open or close the VPC's egress after review (R-NW3, R-SC2)", gcctl_egress_usage, gcctl_run_egress, NULL },
         { "isolate", "isolate the system at once; its VMs keep running (R-SC3)", gcctl_isolate_usage, gcctl_run_isolate, NULL },
         { "restore", "lift the isolation (R-SC3)", gcctl_restore_usage, gcctl_run_restore, NULL },
+        { "extend-trial", "extend the trial with the authority's consent (R-LC2)", extend_trial_usage,
+          run_extend_trial, NULL },
         {}
 };

@@ -689,7 +689,7 @@ rc=0
 gcctl_as provider system egress "$OA" --to internet --reference 备案-2026-200 >"$T/gcctl-eg.out" 2>"$T/gcctl-eg.err" || rc=$?
 is "8. gcctl system egress $OA --to internet is refused: exit status 1" "$rc" 1
 check "8. ... its message says refused and names the field and the rule R-NW3" \
-	has_lines "$T/gcctl-eg.err" 'refused \(HTTP 422\): egress: "internet" .*\(R-NW3\)$'
+	has_lines "$T/gcctl-eg.err" 'refused \(HTTP 422\): egress: "internet" .*\(R-NW3\) \[[a-z_]+\]$'
 rc=0
 gcctl_as provider system isolate "$OA" >"$T/gcctl-iso.out" 2>"$T/gcctl-iso.err" || rc=$?
 is "8. gcctl system isolate without --reason is a usage error (exit 2)" "$rc" 2
