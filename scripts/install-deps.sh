@@ -17,6 +17,8 @@ packages=(
         libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils tini
         # the system suite: VPCs between hosts in network namespaces (nft, ip, bridge, ping)
         nftables iproute2 iputils-ping
+        # printable sheets rendered to PDF and PNG in the tests (Chinese fonts, pdftotext)
+        chromium poppler-utils fonts-noto-cjk
 )
 for arg in "$@"; do
         case $arg in
