@@ -302,6 +302,65 @@ step "A month passes on the test clock: the trial ends (R-LC2)"
 as authority-authority clock advance 31d
 wait_state 1 awaiting_golive
 
+step "Each party's own signing key (made here for the demo), registered by the authority"
+for p in tenant provider authority; do
+        openssl genpkey -algorithm SM2 -out "party-$p.key" 2>/dev/null
+        openssl pkey -in "party-$p.key" -pubout -out "party-$p.pub" 2>/dev/null
+done
+say "gcctl key add --party tenant --unit 市xx局 --holder 李四 --public party-tenant.pub  (provider, authority alike)"
+as authority-authority key add --party tenant --unit 市xx局 --holder 李四 --public party-tenant.pub >/dev/null
+as authority-authority key add --party provider --holder 王工（云服务商运维） --public party-provider.pub >/dev/null
+as authority-authority key add --party authority --holder 陈处长（数据资源管理局） --public party-authority.pub >/dev/null
+as authority-authority key list
+
+step "The go-live sheet (R-LC3), produced when the trial ended: what the three parties sign"
+as "tenant-$tenant" sheet list --system 1
+sheet=$(as "tenant-$tenant" --json sheet list --system 1 |
+        python3 -c 'import json, sys; print([s["id"] for s in json.load(sys.stdin)["sheets"] if s["kind"] == "golive"][0])')
+say "gcctl sheet show $sheet"
+as "tenant-$tenant" sheet show "$sheet"
+
+step "The tenant signs with the provider's key: refused, and audited"
+say "gcctl sheet sign $sheet --party tenant --key party-provider.key"
+as "tenant-$tenant" sheet sign "$sheet" --party tenant --key party-provider.key || true
+
+step "The tenant, the provider and the authority sign, each with its own key"
+say "gcctl sheet sign $sheet --party tenant --key party-tenant.key"
+as "tenant-$tenant" sheet sign "$sheet" --party tenant --key party-tenant.key
+say "gcctl sheet sign $sheet --party provider --key party-provider.key"
+as provider-provider-ops sheet sign "$sheet" --party provider --key party-provider.key
+say "gcctl sheet sign $sheet --party authority --key party-authority.key"
+as authority-authority sheet sign "$sheet" --party authority --key party-authority.key
+wait_state 1 active
+
+step "Printed: the sheet's page (golive.html), and its PDF through headless Chromium"
+as "tenant-$tenant" sheet html "$sheet" -o golive.html
+if command -v chromium >/dev/null && command -v pdftotext >/dev/null; then
+        timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
+                --disable-component-update --disable-sync --no-pdf-header-footer \
+                --user-data-dir="$work/chromium" --print-to-pdf="$work/golive.pdf" "file://$work/golive.html" >/dev/null 2>&1 || true
+fi
+if [ -s golive.pdf ]; then
+        echo "golive.pdf ($(stat -c %s golive.pdf) bytes); its text:"
+        pdftotext -layout golive.pdf - | sed '/^\s*$/d' | head -n 40
+else
+        echo "no PDF (chromium or poppler-utils missing); the page is $work/golive.html"
+fi
+
+step "Verified offline: with gcctl and the three public keys, then with the openssl command alone"
+as provider-provider-ops sheet export "$sheet" -o golive.json --dir golive >/dev/null
+say "gcctl sheet verify golive.json --trust party-tenant.pub --trust party-provider.pub --trust party-authority.pub"
+"$gcctl" sheet verify golive.json --trust party-tenant.pub --trust party-provider.pub --trust party-authority.pub
+say "cd golive && cat VERIFY.txt && bash VERIFY.txt"
+(cd golive && cat VERIFY.txt && bash -e VERIFY.txt)
+
+step "The audit chain's head: signed by the orchestrator, countersigned by the authority (R-AU3)"
+as provider-provider-ops audit checkpoint >/dev/null
+say "gcctl audit countersign --key party-authority.key"
+as authority-authority audit countersign --key party-authority.key
+say "gcctl audit verify"
+as authority-authority audit verify | tail -n 4
+
 step "Every VM, per host, with its labels"
 as provider-provider-ops vm list
 
