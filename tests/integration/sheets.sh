@@ -21,6 +21,7 @@
 #   6. a change (resize up, release, add) -> a change sheet with before and
 #      after per VM; three signatures close the change (R-LC4)
 #   7. checkpoints signed by the service key; the authority countersigns;
+#      the chain offered for audit as an exported segment (R-AU2, R-AU3);
 #      gcctl audit verify (live and exported) says so
 #   8. retention (R-AU1): 7 months on (the Baotou pack's 6), the old records
 #      are archived signed and pruned; the archive and the live chain verify;
@@ -95,8 +96,8 @@ mark() { audit_fetch; MARK=$AUDIT_LAST; }
 register_unit "$UNIT"
 register_unit 市yy局
 register_system "$UNIT" 一网通办
-SYS=$LAST_ID
-record_agreement "$SYS"
+SID=$LAST_ID
+record_agreement "$SID"
 register_system "$UNIT" 门户网站
 IDLE_SYS=$LAST_ID
 register_approval_system approval-oa "$(sign_pub approval)"
@@ -141,44 +142,44 @@ bg "$AGENT_PID"
 sign_now "$SAMPLES/apply-luan.json" "$T/apply.json"
 submit "$T/apply.json"
 want 201 >"$T/apply.err" || bail "apply: $(cat "$T/apply.err")"
-APPLY_ID=$(jget "$BODY" 'd["request"]["id"]')
-poll 90 system_is "$SYS" trial || true
-is "1. 一网通办 reaches trial" "$(system_state "$SYS")" trial
-TRIAL_END0=$(dbq 'SELECT trial_end FROM systems WHERE id = ?' "$SYS")
+
+poll 90 system_is "$SID" trial || true
+is "1. 一网通办 reaches trial" "$(system_state "$SID")" trial
+TRIAL_END0=$(dbq 'SELECT trial_end FROM systems WHERE id = ?' "$SID")
 
 run_gcctl authority "$T/ext0.out" system extend-trial "$IDLE_SYS" --length 5 --approval 六安数管〔2026〕12号
 check "1. extending a system that is not in trial is refused (exit 1)" test "$RC" = 1
 check "... naming the state and R-LC2" grep -q 'R-LC2' "$T/ext0.out"
 mark
-run_gcctl authority "$T/ext.out" system extend-trial "$SYS" --length 5 --approval 六安数管〔2026〕12号
-check "1. gcctl system extend-trial $SYS --length 5 (the authority's approval): exit 0" test "$RC" = 0
-is "1. the trial now ends 5 days later (R-LC2)" "$(($(dbq 'SELECT trial_end FROM systems WHERE id = ?' "$SYS") - TRIAL_END0))" $((5 * DAY))
-is "1. ... and so does its timer" "$(dbq "SELECT due FROM timers WHERE kind = 'trial_end' AND system_id = ?" "$SYS")" "$((TRIAL_END0 + 5 * DAY))"
+run_gcctl authority "$T/ext.out" system extend-trial "$SID" --length 5 --approval 六安数管〔2026〕12号
+check "1. gcctl system extend-trial $SID --length 5 (the authority's approval): exit 0" test "$RC" = 0
+is "1. the trial now ends 5 days later (R-LC2)" "$(($(dbq 'SELECT trial_end FROM systems WHERE id = ?' "$SID") - TRIAL_END0))" $((5 * DAY))
+is "1. ... and so does its timer" "$(dbq "SELECT due FROM timers WHERE kind = 'trial_end' AND system_id = ?" "$SID")" "$((TRIAL_END0 + 5 * DAY))"
 check "1. one trial.extended record by the authority with its approval and R-LC2" \
 	aq "[(r['action'], r['role'], r['rule'], r['detail']['approval']) for r in d['records'] if r['seq'] > $MARK] == [('trial.extended', 'authority', 'R-LC2', '六安数管〔2026〕12号')] or 1/0"
 
 PAST_FIRST_END=$((TRIAL_END0 - $(date +%s) - OFFSET + DAY))
 advance "${PAST_FIRST_END}s" "$PAST_FIRST_END"
 sleep 3
-is "1. a day past the first end, still in trial" "$(system_state "$SYS")" trial
+is "1. a day past the first end, still in trial" "$(system_state "$SID")" trial
 advance 5d $((5 * DAY))
-poll 15 system_is "$SYS" awaiting_golive || true
-is "1. 5 more days: awaiting_golive" "$(system_state "$SYS")" awaiting_golive
+poll 15 system_is "$SID" awaiting_golive || true
+is "1. 5 more days: awaiting_golive" "$(system_state "$SID")" awaiting_golive
 
 # ------------------------------------------------------ 2. the sheet ------
 
-run_gcctl provider "$T/list.json" --json sheet list --system "$SYS"
+run_gcctl provider "$T/list.json" --json sheet list --system "$SID"
 check "2. gcctl sheet list: exit 0" test "$RC" = 0
 SHEET=$(jget "$T/list.json" '[s["id"] for s in d["sheets"] if s["kind"] == "golive"][0]')
 is "2. one open go-live sheet, nobody has signed" "$(jget "$T/list.json" '[(s["kind"], s["state"], s["signed"], s["missing"]) for s in d["sheets"]]')" \
 	'[["golive", "open", [], ["tenant", "provider", "authority"]]]'
 run_gcctl tenant "$T/sheet.json" --json sheet show "$SHEET"
 check "2. the tenant reads it: exit 0" test "$RC" = 0
-network_get "$SYS"
+network_get "$SID"
 check "2. it names the system, the unit, the apply's approval, the parties, sm2/sm3" \
 	jget "$T/sheet.json" "(lambda x: (x['title'], x['system']['name'], x['system']['unit'], x['request']['approval'], x['parties'], x['crypto']['signature'], x['crypto']['hash']) == ('政务云资源开通三方确认单', '一网通办', '$UNIT', 'approval-oa/OA-2026-0004', {'tenant': '$UNIT', 'provider': '某云服务有限公司', 'authority': '六安市数据资源管理局'}, 'sm2', 'sm3') or 1/0)(d['sheet']['document'])"
 VMROWS=$(jget "$T/sheet.json" '[(v["name"], v["addresses"], v["special_ports"], v["vcpus"], v["memory_gib"], v["system_disk_gib"], v["data_disk_gib"], v["recommended"], v["golive"]["vcpus"]) for v in d["sheet"]["document"]["vms"]]')
-NETROWS=$(jget "$T/net-$SYS.json" '[v["address"] for v in d["network"]["vms"]]')
+NETROWS=$(jget "$T/net-$SID.json" '[v["address"] for v in d["network"]["vms"]]')
 check "2. one row per VM with its address as the VPC gives it ($NETROWS)" \
 	python3 -c 'import json,sys; rows=json.loads(sys.argv[1]); net=json.loads(sys.argv[2]); sys.exit(0 if len(rows)==2 and sorted(a for r in rows for a in r[1])==sorted(net) else 1)' "$VMROWS" "$NETROWS"
 check "2. ... with its ports, vCPUs, memory, disks, no recommendation yet, the go-live allocation as in use" \
@@ -241,14 +242,14 @@ check "4. the tenant signs with gcctl: exit 0" test "$RC" = 0
 check "4. ... and is told who is missing" grep -q "provider" "$T/sign1.out"
 run_gcctl tenant "$T/sign1b.out" sheet sign "$SHEET" --party tenant --key "$TENANT_KEY"
 check "4. a second tenant signature is refused (already_signed)" test "$RC" = 1 -a -n "$(grep -o already_signed "$T/sign1b.out")"
-is "4. still awaiting_golive after one signature" "$(system_state "$SYS")" awaiting_golive
+is "4. still awaiting_golive after one signature" "$(system_state "$SID")" awaiting_golive
 run_gcctl provider "$T/sign2.out" sheet sign "$SHEET" --party provider --key "$PROVIDER_KEY"
 check "4. the provider signs: exit 0" test "$RC" = 0
-is "4. still awaiting_golive after two" "$(system_state "$SYS")" awaiting_golive
+is "4. still awaiting_golive after two" "$(system_state "$SID")" awaiting_golive
 run_gcctl authority "$T/sign3.out" sheet sign "$SHEET" --party authority --key "$AUTHORITY_KEY"
 check "4. the authority signs: exit 0" test "$RC" = 0
 check "4. ... and gcctl says the sheet is complete" grep -qi "complete" "$T/sign3.out"
-is "4. the system is active (R-LC3)" "$(system_state "$SYS")" active
+is "4. the system is active (R-LC3)" "$(system_state "$SID")" active
 is "4. billing started at the third signature" "$(dbq 'SELECT s.billing_start = h.completed FROM systems s JOIN sheets h ON h.system_id = s.id WHERE h.id = ?' "$SHEET")" 1
 check "4. the audit: sheet.signed, the refusal, sheet.signed, sheet.signed and in its transaction sheet.completed, system.stage awaiting_golive -> active under R-LC3, each naming the apply's approval" \
 	aq "(lambda rs: [a for a, *_ in rs] == ['sheet.signed', 'sheet.refused', 'sheet.signed', 'sheet.signed', 'sheet.completed', 'system.stage'] and all(p == 'approval-oa/OA-2026-0004' for _, p, _ in rs) and ('system.stage', 'approval-oa/OA-2026-0004', 'R-LC3') in rs or 1/0)([(r['action'], r['approval'], r['rule']) for r in d['records'] if r['seq'] > $MARK])"
@@ -320,8 +321,8 @@ else
 fi
 CHANGE_ID=$(jget "$BODY" 'd["request"]["id"]' 2>/dev/null || echo 0)
 change_sheet() {
-	api provider GET "/v1/sheets?system=$SYS"
-	CSHEET=$(jget "$BODY" '[s["id"] for s in d["sheets"] if s["kind"] == "change"][0]') && system_is "$SYS" active
+	api provider GET "/v1/sheets?system=$SID"
+	CSHEET=$(jget "$BODY" '[s["id"] for s in d["sheets"] if s["kind"] == "change"][0]') && system_is "$SID" active
 }
 poll 90 change_sheet || true
 check "6. the change ran and the system is back in active with a change sheet" test -n "${CSHEET-}"
@@ -340,7 +341,7 @@ for p in tenant provider authority; do
 	check "6. the $p signs the change sheet" test "$RC" = 0
 done
 is "6. three signatures close the change (R-LC4)" "$(dbq 'SELECT closed IS NOT NULL FROM requests WHERE id = ?' "$CHANGE_ID") $(dbq 'SELECT state FROM sheets WHERE id = ?' "${CSHEET:-0}")" "1 complete"
-is "6. the system stays active" "$(system_state "$SYS")" active
+is "6. the system stays active" "$(system_state "$SID")" active
 
 # ------------------------------------------------------ 7. checkpoints ----
 
@@ -364,14 +365,13 @@ check "7. the exported segment verifies offline" test "$RC" = 0
 
 # ------------------------------------------------------- 8. retention ----
 
-N_BEFORE=$(dbq 'SELECT COUNT(*) FROM audit')
 FIRST_BEFORE=$(dbq 'SELECT MIN(seq) FROM audit')
 advance 100d $((100 * DAY))
 sleep 2
 MID=$(dbq 'SELECT MAX(seq) FROM audit')
 advance 120d $((120 * DAY))
 poll 15 test -n "$(ls "$T/archive" 2>/dev/null)" || true
-ARCHIVE=$(ls "$T"/archive/audit-*.json 2>/dev/null | head -n 1 || true)
+ARCHIVE=$(find "$T/archive" -name 'audit-*.json' 2>/dev/null | sort | head -n 1 || true)
 check "8. 220 days on, the records past the Baotou pack's 6 months are archived ($ARCHIVE)" test -n "$ARCHIVE"
 check "8. ... and pruned: the live chain starts later" test "$(dbq 'SELECT MIN(seq) FROM audit')" -gt "$FIRST_BEFORE"
 check "8. nothing inside the retention was pruned (record $MID, 120 days old, is there)" test "$(dbq 'SELECT COUNT(*) FROM audit WHERE seq = ?' "$MID")" = 1
