@@ -111,8 +111,17 @@ static const struct remote_column audit_columns[] = {
         { "RULE", "rule", NULL },
 };
 
-static int run_list(int argc, char **argv) {
-        _cleanup_(remote_done) struct remote rm = { .verb = "gcctl audit list" };
+static char *paged_path(const char *base, uint64_t after, uint64_t limit) {
+        if (limit)
+                return xasprintf("%s?after=%llu&limit=%llu", base, (unsigned long long) after, (unsigned long long) limit);
+        return xasprintf("%s?after=%llu", base, (unsigned long long) after);
+}
+
+/* GET BASE?after=&limit= and print the KEY array as a table: audit list
+ * and audit checkpoints page alike. */
+static int run_paged(int argc, char **argv, const char *verb, const char *usage, const struct option *options,
+                     const char *base, const char *key, const struct remote_column *columns, size_t n_columns) {
+        _cleanup_(remote_done) struct remote rm = { .verb = verb };
         struct audit_args a = {};
         _cleanup_(cJSON_Deletep) cJSON *answer = NULL;
         _cleanup_free_ char *path = NULL;
@@ -121,7 +130,7 @@ static int run_list(int argc, char **argv) {
         long status;
         int ex, i;
 
-        i = remote_parse_options(&rm, argc, argv, list_usage, list_options, audit_handle, &a, &ex);
+        i = remote_parse_options(&rm, argc, argv, usage, options, audit_handle, &a, &ex);
         if (i < 0)
                 return ex;
         ex = remote_operands(&rm, argc, argv, i, 0, "nothing");
@@ -132,12 +141,7 @@ static int run_list(int argc, char **argv) {
         if (ex != GCCTL_EXIT_OK)
                 return ex;
 
-        path = xasprintf("/v1/audit?after=%llu", (unsigned long long) after);
-        if (a.limit) {
-                char *p = xasprintf("%s&limit=%llu", path, (unsigned long long) limit);
-                free(path);
-                path = p;
-        }
+        path = paged_path(base, after, limit);
         ex = remote_call(&rm, "GET", path, NULL, 0, &status, &answer);
         if (ex != GCCTL_EXIT_OK)
                 return ex;
@@ -145,11 +149,16 @@ static int run_list(int argc, char **argv) {
                 gcctl_print_json(answer);
                 return GCCTL_EXIT_OK;
         }
-        ex = remote_member(&rm, answer, "records", cJSON_Array, &rows);
+        ex = remote_member(&rm, answer, key, cJSON_Array, &rows);
         if (ex != GCCTL_EXIT_OK)
                 return ex;
-        remote_print_table(rows, audit_columns, ELEMENTSOF(audit_columns));
+        remote_print_table(rows, columns, n_columns);
         return fflush(stdout) == 0 ? GCCTL_EXIT_OK : GCCTL_EXIT_FAIL;
+}
+
+static int run_list(int argc, char **argv) {
+        return run_paged(argc, argv, "gcctl audit list", list_usage, list_options, "/v1/audit", "records",
+                         audit_columns, ELEMENTSOF(audit_columns));
 }
 
 /* --- checkpoints --- */
@@ -218,47 +227,10 @@ static const struct option checkpoints_options[] = {
         {}
 };
 
-static char *checkpoints_path(uint64_t after, uint64_t limit) {
-        if (limit)
-                return xasprintf("/v1/audit/checkpoints?after=%llu&limit=%llu", (unsigned long long) after,
-                                 (unsigned long long) limit);
-        return xasprintf("/v1/audit/checkpoints?after=%llu", (unsigned long long) after);
-}
 
 static int run_checkpoints(int argc, char **argv) {
-        _cleanup_(remote_done) struct remote rm = { .verb = "gcctl audit checkpoints" };
-        struct audit_args a = {};
-        _cleanup_(cJSON_Deletep) cJSON *answer = NULL;
-        _cleanup_free_ char *path = NULL;
-        uint64_t after = 0, limit = 0;
-        const cJSON *rows;
-        long status;
-        int ex, i;
-
-        i = remote_parse_options(&rm, argc, argv, checkpoints_usage, checkpoints_options, audit_handle, &a, &ex);
-        if (i < 0)
-                return ex;
-        ex = remote_operands(&rm, argc, argv, i, 0, "nothing");
-        if (ex == GCCTL_EXIT_OK && a.after)
-                ex = remote_parse_uint(&rm, "--after", a.after, 0, INT64_MAX, &after);
-        if (ex == GCCTL_EXIT_OK && a.limit)
-                ex = remote_parse_uint(&rm, "--limit", a.limit, 1, AUDIT_LIMIT_MAX, &limit);
-        if (ex != GCCTL_EXIT_OK)
-                return ex;
-
-        path = checkpoints_path(after, limit);
-        ex = remote_call(&rm, "GET", path, NULL, 0, &status, &answer);
-        if (ex != GCCTL_EXIT_OK)
-                return ex;
-        if (gcctl_global.json) {
-                gcctl_print_json(answer);
-                return GCCTL_EXIT_OK;
-        }
-        ex = remote_member(&rm, answer, "checkpoints", cJSON_Array, &rows);
-        if (ex != GCCTL_EXIT_OK)
-                return ex;
-        remote_print_table(rows, checkpoint_columns, ELEMENTSOF(checkpoint_columns));
-        return fflush(stdout) == 0 ? GCCTL_EXIT_OK : GCCTL_EXIT_FAIL;
+        return run_paged(argc, argv, "gcctl audit checkpoints", checkpoints_usage, checkpoints_options,
+                         "/v1/audit/checkpoints", "checkpoints", checkpoint_columns, ELEMENTSOF(checkpoint_columns));
 }
 
 /* --- checkpoint --- */
@@ -367,7 +339,7 @@ static int fetch_checkpoints(struct remote *rm, cJSON **ret) {
 
         for (;;) {
                 _cleanup_(cJSON_Deletep) cJSON *answer = NULL;
-                _cleanup_free_ char *path = checkpoints_path((uint64_t) after, CHECKPOINT_PAGE);
+                _cleanup_free_ char *path = paged_path("/v1/audit/checkpoints", (uint64_t) after, CHECKPOINT_PAGE);
                 const cJSON *rows, *row;
                 long status;
                 int ex, n = 0;

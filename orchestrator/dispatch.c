@@ -160,6 +160,36 @@ static cJSON *vm_spec(struct orch *o, const struct vm_row *v) {
         return j;
 }
 
+int dispatch_resize(struct orch *o, int64_t vm_id, int64_t request_id, long vcpus, long memory_gib,
+                    long system_disk_gib, long data_disk_gib) {
+        _cleanup_free_ char *spec_text = NULL;
+        int r = store_query_text(o->store, "SELECT spec FROM vms WHERE id = ?", STORE_ARGS(STORE_INT(vm_id)), &spec_text);
+        if (r < 0)
+                return r;
+        _cleanup_(cJSON_Deletep) cJSON *spec = cJSON_Parse(spec_text);
+        if (!spec)
+                return -EINVAL;
+        if (vcpus >= 0)
+                cJSON_ReplaceItemInObjectCaseSensitive(spec, "vcpus", cJSON_CreateNumber(vcpus));
+        if (memory_gib >= 0)
+                cJSON_ReplaceItemInObjectCaseSensitive(spec, "memory_gib", cJSON_CreateNumber(memory_gib));
+        if (system_disk_gib >= 0)
+                cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "system_disk"), "gib",
+                                                       cJSON_CreateNumber(system_disk_gib));
+        if (data_disk_gib >= 0)
+                cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "data_disk"), "gib",
+                                                       cJSON_CreateNumber(data_disk_gib));
+        long disks = int_at(cJSON_GetObjectItemCaseSensitive(spec, "system_disk"), "gib", 0) +
+                     int_at(cJSON_GetObjectItemCaseSensitive(spec, "data_disk"), "gib", 0);
+        _cleanup_free_ char *text = cJSON_PrintUnformatted(spec);
+        r = store_exec(o->store, "UPDATE vms SET spec = ?, request_id = ?, vcpus = ?, memory_gib = ?, disk_gib = ? WHERE id = ?",
+                       STORE_ARGS(STORE_TEXT(text), STORE_INT(request_id), STORE_INT(int_at(spec, "vcpus", 0)),
+                                  STORE_INT(int_at(spec, "memory_gib", 0)), STORE_INT(disks), STORE_INT(vm_id)), NULL);
+        if (r < 0)
+                return r;
+        return dispatch_enqueue(o, vm_id, request_id, "vm.ensure");
+}
+
 int dispatch_enqueue(struct orch *o, int64_t vm_id, int64_t request_id, const char *kind) {
         struct vm_row v = {};
         int r = vm_load(o, vm_id, &v);

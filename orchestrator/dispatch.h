@@ -51,6 +51,10 @@ int sched_grow(struct orch *o, const char *host, long vcpus, long memory_mib, lo
 int dispatch_assign(struct orch *o, int64_t vm_id, const char *host);
 /* Queue a job for the VM: vm.ensure with its current spec, or vm.delete. */
 int dispatch_enqueue(struct orch *o, int64_t vm_id, int64_t request_id, const char *kind);
+/* Give a VM a new size (a value < 0 keeps that one) and queue its
+ * vm.ensure job, on request_id (inside the caller's transaction). */
+int dispatch_resize(struct orch *o, int64_t vm_id, int64_t request_id, long vcpus, long memory_gib,
+                    long system_disk_gib, long data_disk_gib);
 /* After a commit that queued jobs: answer parked long-polls. */
 void dispatch_wake(struct orch *o);
 

@@ -709,31 +709,13 @@ static int apply_change(struct intake *in, int64_t request_id) {
 
         cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(in->req->doc, "resize")) {
                 int64_t vm_id;
-                _cleanup_free_ char *spec_text = NULL;
+                long vcpus = int_at(item, "vcpus", -1), memory = int_at(item, "memory_gib", -1);
+                long system_disk = int_at(item, "system_disk_gib", -1);
                 r = store_query_int(o->store, "SELECT id FROM vms WHERE system_id = ? AND name = ?",
                                     STORE_ARGS(STORE_INT(in->system_id), STORE_TEXT(str_at(item, "name"))), &vm_id);
                 if (r >= 0)
-                        r = store_query_text(o->store, "SELECT spec FROM vms WHERE id = ?", STORE_ARGS(STORE_INT(vm_id)), &spec_text);
-                if (r < 0)
-                        return r;
-                _cleanup_(cJSON_Deletep) cJSON *spec = cJSON_Parse(spec_text);
-                if (int_at(item, "vcpus", -1) > 0)
-                        cJSON_ReplaceItemInObjectCaseSensitive(spec, "vcpus", cJSON_CreateNumber(int_at(item, "vcpus", 0)));
-                if (int_at(item, "memory_gib", -1) > 0)
-                        cJSON_ReplaceItemInObjectCaseSensitive(spec, "memory_gib", cJSON_CreateNumber(int_at(item, "memory_gib", 0)));
-                if (int_at(item, "system_disk_gib", -1) > 0)
-                        cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "system_disk"), "gib",
-                                                               cJSON_CreateNumber(int_at(item, "system_disk_gib", 0)));
-                if (int_at(item, "data_disk_gib", -1) >= 0)
-                        cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "data_disk"), "gib",
-                                                               cJSON_CreateNumber(int_at(item, "data_disk_gib", 0)));
-                _cleanup_free_ char *text = cJSON_PrintUnformatted(spec);
-                r = store_exec(o->store, "UPDATE vms SET spec = ?, request_id = ?, vcpus = ?, memory_gib = ?, disk_gib = ? WHERE id = ?",
-                               STORE_ARGS(STORE_TEXT(text), STORE_INT(request_id), STORE_INT(int_at(spec, "vcpus", 0)),
-                                          STORE_INT(int_at(spec, "memory_gib", 0)), STORE_INT(spec_disk_gib(spec)),
-                                          STORE_INT(vm_id)), NULL);
-                if (r >= 0)
-                        r = dispatch_enqueue(o, vm_id, request_id, "vm.ensure");
+                        r = dispatch_resize(o, vm_id, request_id, vcpus > 0 ? vcpus : -1, memory > 0 ? memory : -1,
+                                            system_disk > 0 ? system_disk : -1, int_at(item, "data_disk_gib", -1));
                 if (r < 0)
                         return r;
         }

@@ -469,20 +469,8 @@ static int apply_golive_allocation(struct orch *o, int64_t system_id, int64_t re
                 _cleanup_(cJSON_Deletep) cJSON *spec = cJSON_Parse(spec_text), *now = allocation(spec);
                 if (cJSON_Compare(now, g, true))
                         continue;
-                cJSON_ReplaceItemInObjectCaseSensitive(spec, "vcpus", cJSON_CreateNumber(num_of(g, "vcpus")));
-                cJSON_ReplaceItemInObjectCaseSensitive(spec, "memory_gib", cJSON_CreateNumber(num_of(g, "memory_gib")));
-                cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "system_disk"), "gib",
-                                                       cJSON_CreateNumber(num_of(g, "system_disk_gib")));
-                cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "data_disk"), "gib",
-                                                       cJSON_CreateNumber(num_of(g, "data_disk_gib")));
-                _cleanup_free_ char *text = cJSON_PrintUnformatted(spec);
-                r = store_exec(o->store, "UPDATE vms SET spec = ?, vcpus = ?, memory_gib = ?, disk_gib = ? WHERE id = ?",
-                               STORE_ARGS(STORE_TEXT(text), STORE_INT((int64_t) num_of(g, "vcpus")),
-                                          STORE_INT((int64_t) num_of(g, "memory_gib")),
-                                          STORE_INT((int64_t) (num_of(g, "system_disk_gib") + num_of(g, "data_disk_gib"))),
-                                          STORE_INT(vm_id)), NULL);
-                if (r >= 0)
-                        r = dispatch_enqueue(o, vm_id, request_id, "vm.ensure");
+                r = dispatch_resize(o, vm_id, request_id, (long) num_of(g, "vcpus"), (long) num_of(g, "memory_gib"),
+                                    (long) num_of(g, "system_disk_gib"), (long) num_of(g, "data_disk_gib"));
                 if (r < 0)
                         return r;
                 log_info("system %" PRId64 ": %s goes live with the signed allocation", system_id, str_of(vm, "name"));
