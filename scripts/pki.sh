@@ -334,6 +334,10 @@ extendedKeyUsage = clientAuth
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
 EOF
+	# A host's agent also serves the operations tunnels it opens (TLS
+	# server for gcctl tunnel connect), so its certificate has both uses.
+	sed 's/^extendedKeyUsage = clientAuth$/extendedKeyUsage = clientAuth, serverAuth/' \
+		"$WORK/client.ext" >"$WORK/host.ext"
 	local san='' n
 	for n in "${SERVER_NAMES[@]}"; do
 		if is_ip "$n"; then san+="${san:+, }IP:$n"; else san+="${san:+, }DNS:$n"; fi
@@ -435,7 +439,7 @@ add_identity() { # role name
 }
 
 # Issue or check one TLS leaf.  Sets LEAF_KEY_PRESENT.
-ensure_tls() { # role name crt key type(server|client)
+ensure_tls() { # role name crt key type(server|client|host)
 	local role=$1 name=$2 crt=$3 key=$4 type=$5
 	local rel=${crt#"$OUT"/} want_subj got
 	want_subj="O=govcloud, OU=$role, CN=$name"
@@ -689,7 +693,7 @@ main() {
 			else
 				crt="$OUT/tls/$role-$slug.crt"
 				key="$OUT/tls/$role-$slug.key"
-				ensure_tls "$role" "$name" "$crt" "$key" client
+				ensure_tls "$role" "$name" "$crt" "$key" "$([[ $role == host ]] && echo host || echo client)"
 				manifest_cert "$role" "$name" "$slug" tls-client "$crt" "$key"
 			fi
 			local files="${crt#"$OUT"/}"
