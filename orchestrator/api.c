@@ -29,6 +29,7 @@
 #include "orch.h"
 #include "schemas.h"
 #include "sheets.h"
+#include "tunnels.h"
 #include "chain.h"
 #include "vpc.h"
 
@@ -102,11 +103,17 @@ const struct api_route api_routes[] = {
         { "POST", "/v1/sheets/{id}/signatures", R_READ | ROLE_TENANT, "registration.json#/$defs/sheet_signature",
           post_sheet_signature, "sheet" },
         { "GET", "/v1/vms", R_READ | ROLE_TENANT, NULL, get_vms, NULL },
+        /* R-OP1..R-OP4: operations tunnels (tunnels.c); validated by it in its documented order. */
+        { "POST", "/v1/tunnels", ROLE_APPROVAL, "request.json", post_tunnels, "tunnel" },
+        { "GET", "/v1/tunnels", R_READ | ROLE_APPROVAL | ROLE_TENANT | ROLE_OPERATOR, NULL, get_tunnels, NULL },
+        { "GET", "/v1/tunnels/{id}", R_READ | ROLE_APPROVAL | ROLE_TENANT | ROLE_OPERATOR, NULL, get_tunnel, NULL },
+        { "POST", "/v1/tunnels/{id}/close", R_READ, NULL, post_tunnel_close, "tunnel" },
         /* The agents (include/gc/wire.h). */
         { "POST", "/v1/agent/hello", ROLE_HOST, "agent.json#/$defs/hello", agent_hello, "agent_hello" },
         { "GET", "/v1/agent/jobs", ROLE_HOST, NULL, agent_jobs, NULL },
         { "POST", "/v1/agent/results", ROLE_HOST, "agent.json#/$defs/results", agent_results, "agent_results" },
         { "POST", "/v1/agent/inventory", ROLE_HOST, "agent.json#/$defs/inventory", agent_inventory, "agent_inventory" },
+        { "POST", "/v1/agent/tunnel-events", ROLE_HOST, "agent.json#/$defs/tunnel_events", agent_tunnel_events, "agent_tunnel_events" },
         /* Only with --unsafe-test-clock; 404 otherwise. */
         { "POST", "/v1/test/clock", ROLE_AUTHORITY, "agent.json#/$defs/clock", post_test_clock, "clock" },
 };

@@ -115,3 +115,11 @@ cJSON *api_system_detail(struct orch *o, int64_t id);
 
 /* Request intake (intake.c): POST /v1/requests. */
 void intake_submit(struct api_call *c);
+struct request;
+/* Intake's first check, shared with POST /v1/tunnels: the approval system
+ * is registered and calling, its signature verifies, the approval id is new
+ * (or the same bytes again: 1, with the id of the request or the tunnel it
+ * made) and its time is in the window. A refusal is replied and audited
+ * (request.refused) and returns -EPERM; 0: go on. */
+int intake_envelope(struct api_call *c, const struct request *req, const char *approval, struct gc_error *err,
+                    int64_t *ret_request, int64_t *ret_tunnel);

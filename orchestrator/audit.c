@@ -44,7 +44,7 @@ static int head_cb(const struct store_row *row, void *userdata) {
         return 0;
 }
 
-/* R-AU3: a record of an operation on a system, request, job or sheet names
+/* R-AU3: a record of an operation on a system, request, job, sheet or tunnel names
  * the approval behind it even where its writer did not. */
 static char *approval_of(struct store *s, const char *object) {
         static const struct {
@@ -58,6 +58,7 @@ static char *approval_of(struct store *s, const char *object) {
                           "WHERE j.id = ?" },
                 { "sheet:", "SELECT r.approval_system || '/' || r.approval_id FROM sheets h JOIN requests r ON r.id = h.request_id "
                             "WHERE h.id = ?" },
+                { "tunnel:", "SELECT approval_system || '/' || approval_id FROM tunnels WHERE id = ?" },
         };
         for (size_t i = 0; object && i < ELEMENTSOF(q); i++) {
                 size_t n = strlen(q[i].prefix);

@@ -277,6 +277,9 @@ int config_load(const char *path, struct config **ret, struct gc_error *err) {
         const cJSON *parties = cJSON_GetObjectItemCaseSensitive(doc, "parties");
         c->provider_name = xstrdup(str(parties, "provider") ?: "云服务商");
         c->authority_name = xstrdup(str(parties, "authority") ?: "政务云管理单位");
+        const cJSON *tunnels = cJSON_GetObjectItemCaseSensitive(doc, "tunnels");
+        c->tunnel_max_minutes = integer(tunnels, "max_minutes", 240);
+        c->tunnel_long_lived_max_minutes = integer(tunnels, "long_lived_max_minutes", 10080);
         const cJSON *audit = cJSON_GetObjectItemCaseSensitive(doc, "audit");
         c->checkpoint_interval = integer(audit, "checkpoint_interval_seconds", 3600);
         c->prune_interval = integer(audit, "prune_interval_seconds", 86400);

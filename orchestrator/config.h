@@ -82,6 +82,9 @@ struct config {
         int64_t prune_interval;         /* seconds between retention passes (R-AU1) */
         char *archive_dir;              /* archives of pruned audit segments */
 
+        int64_t tunnel_max_minutes;             /* R-OP1: where the pack sets none */
+        int64_t tunnel_long_lived_max_minutes;  /* R-OP2: with the security authority's approval */
+
         int64_t notify_retry_initial_ms;
         int64_t notify_retry_max_ms;
 

@@ -26,6 +26,7 @@
 #include "orch.h"
 #include "sheets.h"
 #include "trial.h"
+#include "tunnels.h"
 
 const char *sched_arch(const char *request_arch);
 
@@ -385,7 +386,8 @@ static int job_cb(const struct store_row *row, void *userdata) {
         cJSON_AddNumberToObject(j, "id", (double) row->v[0].i);
         cJSON_AddStringToObject(j, "kind", row->v[1].s);
         cJSON *payload = cJSON_Parse(row->v[2].s);
-        cJSON_AddItemToObject(j, strncmp(row->v[1].s, "vpc.", 4) == 0 ? "vpc" : "vm", payload ?: cJSON_CreateObject());
+        const char *key = strncmp(row->v[1].s, "vpc.", 4) == 0 ? "vpc" : strncmp(row->v[1].s, "tunnel.", 7) == 0 ? "tunnel" : "vm";
+        cJSON_AddItemToObject(j, key, payload ?: cJSON_CreateObject());
         cJSON_AddItemToArray(jobs, j);
         return 0;
 }
@@ -622,6 +624,8 @@ void agent_hello(struct api_call *c) {
         cJSON_AddStringToObject(doc, "host", c->who->name);
         cJSON_AddNumberToObject(doc, "heartbeat_seconds", DISPATCH_HEARTBEAT_SECONDS);
         cJSON_AddNumberToObject(doc, "poll_seconds", DISPATCH_POLL_SECONDS);
+        /* The clock tunnel deadlines are on (include/gc/wire.h). */
+        cJSON_AddNumberToObject(doc, "time", (double) orch_now(o));
         api_reply(c, 200, doc);
         dispatch_wake(o);
 }
@@ -641,7 +645,7 @@ static bool labels_match(const struct vm_row *v, const cJSON *state) {
 struct job_row {
         bool found;
         char host[256], state[16], kind[16];
-        int64_t vm_id, vpc_id, request_id;
+        int64_t vm_id, vpc_id, request_id, tunnel_id;
 };
 
 static int job_row_cb(const struct store_row *row, void *userdata) {
@@ -653,6 +657,7 @@ static int job_row_cb(const struct store_row *row, void *userdata) {
         j->vm_id = row->v[3].type == STORE_INT ? row->v[3].i : 0;
         j->request_id = row->v[4].type == STORE_INT ? row->v[4].i : 0;
         j->vpc_id = row->v[5].type == STORE_INT ? row->v[5].i : 0;
+        j->tunnel_id = row->v[6].type == STORE_INT ? row->v[6].i : 0;
         return 0;
 }
 
@@ -670,7 +675,7 @@ static int apply_result(struct api_call *c, const cJSON *res, int64_t *systems, 
         struct job_row j = {};
         int64_t id = int_at(res, "job", 0);
         bool ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "ok"));
-        int r = store_query(o->store, "SELECT host, state, kind, vm_id, request_id, vpc_id FROM jobs WHERE id = ?",
+        int r = store_query(o->store, "SELECT host, state, kind, vm_id, request_id, vpc_id, tunnel_id FROM jobs WHERE id = ?",
                             STORE_ARGS(STORE_INT(id)), job_row_cb, &j);
         if (r < 0)
                 return r;
@@ -689,6 +694,8 @@ static int apply_result(struct api_call *c, const cJSON *res, int64_t *systems, 
         if (r < 0)
                 return r;
 
+        if (j.tunnel_id)
+                return tunnels_job_result(c, id, j.kind, j.tunnel_id, ok, res);
         if (j.vpc_id) {
                 int64_t sys = 0;
                 cJSON *detail = NULL;

@@ -132,37 +132,36 @@ static int key_cb(const struct store_row *row, void *userdata) {
         return 0;
 }
 
-/* 1 when the request exists already with the same bytes (replied), 0 to go
- * on, < 0 when refused (replied). */
-static int check_envelope(struct intake *in) {
-        struct orch *o = in->o;
-        struct request *req = in->req;
+int intake_envelope(struct api_call *c, const struct request *req, const char *approval, struct gc_error *err,
+                    int64_t *ret_request, int64_t *ret_tunnel) {
+        struct orch *o = c->o;
         struct approval_key key = {};
         int r;
 
+        *ret_request = *ret_tunnel = 0;
         r = store_query(o->store, "SELECT key_type, public_key FROM approval_systems WHERE id = ?",
                         STORE_ARGS(STORE_TEXT(req->approval_system)), key_cb, &key);
         _cleanup_free_ char *key_type = key.key_type, *pem = key.pem;
         if (r < 0)
                 return r;
         if (r == 0) {
-                gc_error_set(&in->err, "unknown_approval_system", "", "approval.system", req->approval_system,
+                gc_error_set(err, "unknown_approval_system", "", "approval.system", req->approval_system,
                              "is not a registered approval system");
-                refuse(in, 422);
+                api_refuse(c, 422, err, "request.refused", "", approval, req->kind);
                 return -EPERM;
         }
-        if (strcmp(in->c->who->name, req->approval_system) != 0) {
-                gc_error_set(&in->err, "not_caller", "", "approval.system", req->approval_system,
-                             "is not the calling approval system (certificate CN \"%s\")", in->c->who->name);
-                refuse(in, 403);
+        if (strcmp(c->who->name, req->approval_system) != 0) {
+                gc_error_set(err, "not_caller", "", "approval.system", req->approval_system,
+                             "is not the calling approval system (certificate CN \"%s\")", c->who->name);
+                api_refuse(c, 403, err, "request.refused", "", approval, req->kind);
                 return -EPERM;
         }
 
         const struct plugin *v = orch_verifier(o, key_type);
         if (!v) {
-                gc_error_set(&in->err, "no_verifier", "R-SC4", "approval.signature", key_type,
+                gc_error_set(err, "no_verifier", "R-SC4", "approval.signature", key_type,
                              "no approval verifier for this key type is loaded");
-                refuse(in, 422);
+                api_refuse(c, 422, err, "request.refused", "", approval, req->kind);
                 return -EPERM;
         }
         char reason[GC_PLUGIN_REASON_MAX] = "";
@@ -173,36 +172,44 @@ static int check_envelope(struct intake *in) {
                 _cleanup_(EVP_PKEY_freep) EVP_PKEY *k = NULL;
                 if (crypto_key_public_from_pem(pem, strlen(pem), &k) >= 0)
                         crypto_key_fingerprint(k, &fp);
-                gc_error_set(&in->err, "bad_signature", "", "approval.signature", NULL,
+                gc_error_set(err, "bad_signature", "", "approval.signature", NULL,
                              r == -EBADMSG ? "does not verify over the canonical request with %s's registered %s key %s"
                                            : "cannot be checked with %s's registered %s key %s",
                              req->approval_system, key_type, fp ?: "");
                 if (r != -EBADMSG && reason[0])
-                        snprintf(in->err.value, sizeof in->err.value, "%s", reason);
-                refuse(in, 422);
+                        snprintf(err->value, sizeof err->value, "%s", reason);
+                api_refuse(c, 422, err, "request.refused", "", approval, req->kind);
                 return -EPERM;
         }
 
-        /* The same approval again: identical signed bytes are a retry. */
+        /* The same approval again: identical signed bytes are a retry. An
+         * approval id is one request or one tunnel, never both. */
         struct approval_key prior = {};
-        r = store_query(o->store, "SELECT CAST(id AS TEXT), digest FROM requests WHERE approval_system = ? AND approval_id = ?",
-                        STORE_ARGS(STORE_TEXT(req->approval_system), STORE_TEXT(req->approval_id)), key_cb, &prior);
+        r = store_query(o->store,
+                        "SELECT 'request:' || id, digest FROM requests WHERE approval_system = ? AND approval_id = ? "
+                        "UNION ALL SELECT 'tunnel:' || id, digest FROM tunnels WHERE approval_system = ? AND approval_id = ?",
+                        STORE_ARGS(STORE_TEXT(req->approval_system), STORE_TEXT(req->approval_id),
+                                   STORE_TEXT(req->approval_system), STORE_TEXT(req->approval_id)),
+                        key_cb, &prior);
         _cleanup_free_ char *prior_id = prior.key_type, *prior_digest = prior.pem;
         if (r < 0)
                 return r;
         if (r > 0) {
                 if (strcmp(prior_digest, req->digest) == 0) {
-                        int64_t id = strtoll(prior_id, NULL, 10);
+                        const char *colon = strchr(prior_id, ':');
+                        int64_t id = strtoll(colon + 1, NULL, 10);
+                        if (prior_id[0] == 'r')
+                                *ret_request = id;
+                        else
+                                *ret_tunnel = id;
                         metrics_request(&o->metrics, req->kind, METRICS_EXISTING);
-                        log_info("request %lld (%s) submitted again with the same bytes: returning it", (long long) id,
-                                 in->approval);
-                        reply_request(in->c, 200, id, true);
+                        log_info("%s (%s) submitted again with the same bytes: returning it", prior_id, approval);
                         return 1;
                 }
-                gc_error_set(&in->err, "replay", "", "approval.id", req->approval_id,
-                             "was already used by request %s with other content (%s); a replayed approval is refused",
-                             prior_id, prior_digest);
-                refuse(in, 409);
+                gc_error_set(err, "replay", "", "approval.id", req->approval_id,
+                             "was already used by %s with other content (%s); a replayed approval is refused", prior_id,
+                             prior_digest);
+                api_refuse(c, 409, err, "request.refused", "", approval, req->kind);
                 return -EPERM;
         }
 
@@ -210,20 +217,37 @@ static int check_envelope(struct intake *in) {
         char t[32];
         store_format_time(req->approval_time, t);
         if (now - req->approval_time > o->cfg->approval_max_age) {
-                gc_error_set(&in->err, "approval_expired", "", "approval.time", t,
+                gc_error_set(err, "approval_expired", "", "approval.time", t,
                              "is %lld s before the orchestrator's clock; approvals are valid for %lld s",
                              (long long) (now - req->approval_time), (long long) o->cfg->approval_max_age);
-                refuse(in, 422);
+                api_refuse(c, 422, err, "request.refused", "", approval, req->kind);
                 return -EPERM;
         }
         if (req->approval_time - now > o->cfg->approval_max_skew) {
-                gc_error_set(&in->err, "approval_in_future", "", "approval.time", t,
+                gc_error_set(err, "approval_in_future", "", "approval.time", t,
                              "is %lld s after the orchestrator's clock; at most %lld s are tolerated",
                              (long long) (req->approval_time - now), (long long) o->cfg->approval_max_skew);
-                refuse(in, 422);
+                api_refuse(c, 422, err, "request.refused", "", approval, req->kind);
                 return -EPERM;
         }
         return 0;
+}
+
+/* 1 when the request exists already with the same bytes (replied), 0 to go
+ * on, < 0 when refused (replied). */
+static int check_envelope(struct intake *in) {
+        int64_t request = 0, tunnel = 0;
+        int r = intake_envelope(in->c, in->req, in->approval, &in->err, &request, &tunnel);
+        if (r <= 0)
+                return r;
+        if (tunnel) {
+                gc_error_set(&in->err, "replay", "", "approval.id", in->req->approval_id,
+                             "is tunnel %lld's approval; a tunnel is submitted to POST /v1/tunnels", (long long) tunnel);
+                refuse(in, 409);
+                return -EPERM;
+        }
+        reply_request(in->c, 200, request, true);
+        return 1;
 }
 
 /* ---- 3. the pack's rules ---- */
@@ -902,6 +926,12 @@ void intake_submit(struct api_call *c) {
         r = request_check_schema(in.req, &in.err);
         if (r < 0) {
                 refuse(&in, 400);
+                goto done;
+        }
+        if (strcmp(in.req->kind, "tunnel") == 0) {
+                gc_error_set(&in.err, "wrong_endpoint", "R-OP1", "kind", "tunnel",
+                             "is submitted to POST /v1/tunnels, which answers with the tunnel's one-time token");
+                refuse(&in, 422);
                 goto done;
         }
 

@@ -2,13 +2,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cleanup.h"
 #include "metrics.h"
 
-static const char *const kinds[] = { "apply", "change", "exit" };
+static const char *const kinds[] = { "apply", "change", "exit", "tunnel" };
 static const char *const outcomes[] = { "accepted", "existing", "refused" };
 
 void metrics_request(struct metrics *m, const char *kind, enum metrics_outcome outcome) {
-        for (size_t i = 0; i < 3; i++)
+        for (size_t i = 0; i < ELEMENTSOF(kinds); i++)
                 if (kind && strcmp(kind, kinds[i]) == 0) {
                         m->requests[i][outcome]++;
                         return;
@@ -43,8 +44,8 @@ int metrics_render(const struct metrics *m, struct gc_buf *out) {
 
         gc_buf_append_str(out, "# HELP gc_requests_total Approved requests by kind and outcome.\n"
                                "# TYPE gc_requests_total counter\n");
-        for (size_t k = 0; k < 3; k++)
-                for (size_t o = 0; o < 3; o++)
+        for (size_t k = 0; k < ELEMENTSOF(kinds); k++)
+                for (size_t o = 0; o < ELEMENTSOF(outcomes); o++)
                         gc_buf_printf(out, "gc_requests_total{kind=\"%s\",outcome=\"%s\"} %llu\n", kinds[k], outcomes[o],
                                       (unsigned long long) m->requests[k][o]);
         gc_buf_printf(out, "gc_requests_total{kind=\"unknown\",outcome=\"refused\"} %llu\n",

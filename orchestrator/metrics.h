@@ -12,7 +12,7 @@
 
 struct metrics {
         uint64_t http[6];                       /* by status class: [2] 2xx .. [5] 5xx */
-        uint64_t requests[3][3];                /* [kind apply/change/exit][outcome accepted/existing/refused] */
+        uint64_t requests[4][3];                /* [kind apply/change/exit/tunnel][outcome accepted/existing/refused] */
         uint64_t requests_unknown_kind;         /* refused before the kind was known */
         uint64_t denied;                        /* 403 outside the caller's role */
         struct {

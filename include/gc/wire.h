@@ -43,6 +43,69 @@
  *   A host's vpc.ensure is queued before the vm.ensure of a VM that needs
  *   it; results: {"job": 15, "ok": true, "vpc": {"vni": 4097, "actions": "..."}}
  *
+ * Tunnels (R-OP1..R-OP4; DESIGN.md "Tunnels"). The hello's answer also
+ * carries "time": the orchestrator's clock (Unix seconds). The agent keeps
+ * the difference to its own clock and converts every tunnel time with it:
+ * deadlines in jobs and times in events are on the orchestrator's clock.
+ *
+ *   {"id": 31, "kind": "tunnel.open", "tunnel": TUNNELSPEC}   open (or, for
+ *        a tunnel this agent already holds, report) the listener; a tunnel
+ *        past its deadline or already used is refused, never reopened
+ *        -> {"job": 31, "ok": true, "tunnel": {"id": 7, "address": "192.0.2.11",
+ *                                              "port": 40123, "deadline": 1795000000}}
+ *   {"id": 32, "kind": "tunnel.close", "tunnel": {"id": 7}}   cut the session
+ *        and close the listener now (reason "revoked"); unknown or closed is
+ *        success -> {"job": 32, "ok": true}
+ *
+ * TUNNELSPEC
+ *   {"id": 7, "listen": "192.0.2.11",      the host's registered operations address
+ *    "vni": 4097,                          the VM's VPC: the agent connects from
+ *                                          its router namespace (agent/net.h)
+ *    "target": "10.0.0.2", "target_port": 22,
+ *    "deadline": 1795000000,               orchestrator clock, Unix seconds
+ *    "seconds": 1800,                      the approved length (a second bound:
+ *                                          never later than receipt + seconds)
+ *    "token_hash": "sm3:<hex>",            of the token's ASCII (the token itself
+ *                                          never reaches the agent)
+ *    "operator": {"name": "张三", "certificate_sha256": "<hex of the DER>"},
+ *    "approval": "approval-oa/OA-2026-0107"}
+ *
+ *   POST /v1/agent/tunnel-events          whenever the agent holds unposted
+ *     {"events": [EVENT, ...]}            events; -> 200 {"accepted": N}; an
+ *                                         event seen before is ignored
+ *   EVENT {"tunnel": 7, "seq": 1..,       per tunnel, from 1, no gaps
+ *          "event": "refused" | "session" | "closed", "time": T, ...}
+ *     refused  "peer": "192.0.2.100:53412", "reason": REASON, "subject": "CN=...,OU=..." | null
+ *              REASON: no_certificate, wrong_operator, bad_preamble, wrong_tunnel,
+ *              wrong_token, in_use (a session is live), handshake (TLS failed),
+ *              target_unreachable (the token stays good)
+ *     session  "peer", "subject": the token was consumed; the target answered
+ *     closed   "opened": T | null, "first_byte": T | null, "closed": T,
+ *              "reason": "client_closed" | "target_closed" | "deadline" | "revoked"
+ *                        | "target_unreachable" | "agent_stopped" | "agent_restarted"
+ *                        | "expired_unused" | "listener_lost",
+ *              "bytes_in": N (operator -> VM), "bytes_out": N (VM -> operator)
+ *   Times T: orchestrator clock, Unix milliseconds.
+ *
+ * The channel (gcctl tunnel connect -> agent), "gc-tunnel/1": TCP to the
+ * listener, TLS 1.3. The agent presents its host certificate (OU=host,
+ * CN=<host>; clientAuth and serverAuth) and requires a client certificate
+ * chaining to its CA; the client checks the chain and OU=host, CN=<the
+ * tunnel's host>. The client then sends one line (at most 1024 bytes):
+ *   {"protocol": "gc-tunnel/1", "tunnel": 7, "token": "<43 chars base64url>"}\n
+ * and the agent answers one line:
+ *   {"ok": true}\n            then raw bytes both ways until either side
+ *                             closes or the deadline passes
+ *   {"ok": false, "code": REASON, "message": "..."}\n   then it closes
+ * Only the first connection with the operator's certificate (by SHA-256 of
+ * the DER) and the token is accepted. The agent dials the target first: a
+ * target that does not answer is refused ("target_unreachable") and the
+ * token stays good; once it answers, the token is consumed (on disk) before
+ * {"ok": true} is sent and a byte is forwarded (R-OP2). Either side's EOF is
+ * passed on as a half-close (TLS close_notify <-> shutdown(SHUT_WR)); the
+ * session ends when both directions have ended. Every refusal is an event
+ * (R-OP3).
+ *
  * VMSPEC
  *   {"uuid": "6f1c...-...", "name": "gc-6f1c...", "title": "市xx局协同办公OA应用服务器1",
  *    "labels": {"unit": "市xx局", "system": "协同办公OA", "role": "应用服务器", "number": 1,
@@ -81,3 +144,5 @@
 #define GC_WIRE_XMLNS "https://govcloud.example/xmlns/vm/1"
 #define GC_WIRE_XMLNS_PREFIX "gc"
 #define GC_WIRE_DOMAIN_PREFIX "gc-"
+#define GC_WIRE_TUNNEL_PROTOCOL "gc-tunnel/1"
+#define GC_WIRE_TUNNEL_LINE_MAX 1024
