@@ -77,6 +77,13 @@ extern const struct gcctl_verb gcctl_policy_verbs[];
 extern const struct gcctl_verb gcctl_doc_verbs[];
 /* Verbs that talk to the orchestrator's API (cli/remote.h), and request sign. */
 extern const struct gcctl_verb gcctl_request_verbs[];
+/* A signed request document (cli/request.c), for request and tunnel submit:
+ * FILE ('-' standard input) read and parsed strictly, with an "approval"
+ * object; and approval.signature set with the approval system's key. */
+struct remote;
+int gcctl_request_load(const struct remote *rm, const char *path, char **ret_data, size_t *ret_len,
+                       cJSON **ret_doc);
+int gcctl_request_sign(const struct remote *rm, cJSON *doc, const char *key_path);
 extern const struct gcctl_verb gcctl_system_verbs[];
 /* The system verbs of its VPC (cli/network.c). */
 extern const char gcctl_network_usage[], gcctl_egress_usage[], gcctl_isolate_usage[], gcctl_restore_usage[];
@@ -92,3 +99,4 @@ extern const struct gcctl_verb gcctl_audit_verbs[];
 extern const struct gcctl_verb gcctl_vm_verbs[];
 extern const struct gcctl_verb gcctl_clock_verbs[];
 extern const struct gcctl_verb gcctl_sheet_verbs[];
+extern const struct gcctl_verb gcctl_tunnel_verbs[];

@@ -18,6 +18,7 @@ static const struct gcctl_verb top[] = {
         { "vm", "virtual machines: placement, state, labels", NULL, NULL, gcctl_vm_verbs },
         { "pool", "resource pools", NULL, NULL, gcctl_pool_verbs },
         { "sheet", "tri-party confirmation sheets: show, sign, export, verify", NULL, NULL, gcctl_sheet_verbs },
+        { "tunnel", "operations tunnels to a VM: submit, list, show, close, connect", NULL, NULL, gcctl_tunnel_verbs },
         { "audit", "the audit chain: records, checkpoints, export, verify", NULL, NULL, gcctl_audit_verbs },
         { "clock", "the orchestrator's test clock (--unsafe-test-clock only)", NULL, NULL, gcctl_clock_verbs },
         {}

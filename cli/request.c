@@ -52,8 +52,7 @@ static int request_handle(int opt, const char *arg, void *userdata) {
         return -EINVAL;
 }
 
-/* Read and strictly parse a request; "-" is standard input. */
-static int request_load(const struct remote *rm, const char *path, char **ret_data, size_t *ret_len,
+int gcctl_request_load(const struct remote *rm, const char *path, char **ret_data, size_t *ret_len,
                         cJSON **ret_doc) {
         _cleanup_free_ char *data = NULL;
         _cleanup_(cJSON_Deletep) cJSON *doc = NULL;
@@ -73,8 +72,7 @@ static int request_load(const struct remote *rm, const char *path, char **ret_da
         return GCCTL_EXIT_OK;
 }
 
-/* Set approval.signature with the private key in key_path. */
-static int request_sign_doc(const struct remote *rm, cJSON *doc, const char *key_path) {
+int gcctl_request_sign(const struct remote *rm, cJSON *doc, const char *key_path) {
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
         struct gc_error err = {};
         char buf[GC_ERROR_FORMAT_MAX];
@@ -167,10 +165,10 @@ static int run_sign(int argc, char **argv) {
         if (!a.key)
                 return gcctl_usage_error(rm.verb, "--key KEY.pem is required");
 
-        ex = request_load(&rm, argv[i], NULL, NULL, &doc);
+        ex = gcctl_request_load(&rm, argv[i], NULL, NULL, &doc);
         if (ex != GCCTL_EXIT_OK)
                 return ex;
-        ex = request_sign_doc(&rm, doc, a.key);
+        ex = gcctl_request_sign(&rm, doc, a.key);
         if (ex != GCCTL_EXIT_OK)
                 return ex;
 
@@ -241,11 +239,11 @@ static int run_submit(int argc, char **argv) {
         if (ex != GCCTL_EXIT_OK)
                 return ex;
 
-        ex = request_load(&rm, argv[i], &data, &len, &doc);
+        ex = gcctl_request_load(&rm, argv[i], &data, &len, &doc);
         if (ex != GCCTL_EXIT_OK)
                 return ex;
         if (a.key) {
-                ex = request_sign_doc(&rm, doc, a.key);
+                ex = gcctl_request_sign(&rm, doc, a.key);
                 if (ex != GCCTL_EXIT_OK)
                         return ex;
                 compact = cJSON_PrintUnformatted(doc);

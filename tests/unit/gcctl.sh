@@ -56,5 +56,11 @@ expect 2 'unexpected operand' audit checkpoints 3
 expect 2 'missing ID' system extend-trial --length 5 --approval x
 expect 2 'missing ID' key revoke --reason x
 expect 2 "unknown command 'nope'" sheet nope
+expect 0 'tunnel +operations tunnels' --help
+for v in submit list show close connect; do
+        expect 0 "Usage: gcctl tunnel $v" tunnel "$v" --help
+done
+expect 2 'missing ID' tunnel connect --token-file t
+expect 2 '--listen and --stdio: give one of them' tunnel connect 7 --token-file t --listen 0 --stdio
 
 [ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
