@@ -20,12 +20,14 @@
 #include "json.h"
 #include "log.h"
 #include "net.h"
+#include "tunnel.h"
 
 #define AGENT_TIMEOUT_S 30L             /* hello, results, inventory */
 #define AGENT_POLL_SLACK_S 10L          /* transfer timeout above the long-poll's wait */
 #define AGENT_RESULTS_BATCH 100
 #define AGENT_RESULTS_FLUSH_S 5.0       /* post what is done after this long */
 #define AGENT_HEARTBEAT_DEFAULT_S 10u
+#define AGENT_TUNNEL_WAIT_S 2u          /* long-poll bound while tunnel events wait or a tunnel is live */
 
 static volatile sig_atomic_t agent_stop = 0;
 static volatile sig_atomic_t agent_stop_signal = 0;
@@ -39,6 +41,7 @@ struct agent {
         struct journal *journal;
         struct client *client;
         struct net *net;                /* NULL without a network section */
+        struct tunnels *tunnels;        /* the operations tunnels (agent/tunnel.h) */
 
         char *host;                     /* from hello */
         unsigned heartbeat_seconds;
@@ -92,6 +95,7 @@ void agent_free(struct agent *a) {
                 return;
         free(a->relabel_dir);
         client_free(a->client);
+        tunnels_close(a->tunnels);      /* before the network: its threads dial from router namespaces */
         net_close(a->net);
         journal_close(a->journal);
         if (a->hv)
@@ -166,6 +170,13 @@ int agent_check(struct agent *a, FILE *out) {
         dir = slash ? xstrndup(c->journal, slash == c->journal ? 1 : (size_t) (slash - c->journal)) : xstrdup(".");
         if (access(dir, W_OK) < 0)
                 ret = log_error_errno(errno, "configuration %s: the journal's directory %s is not writable", c->path, dir);
+        _cleanup_free_ char *tdir = NULL;
+        slash = strrchr(c->tunnels.state, '/');
+        tdir = slash ? xstrndup(c->tunnels.state, slash == c->tunnels.state ? 1 : (size_t) (slash - c->tunnels.state))
+                     : xstrdup(".");
+        if (access(tdir, W_OK) < 0)
+                ret = log_error_errno(errno, "configuration %s: the tunnel state's directory %s is not writable", c->path,
+                                      tdir);
 
         r = agent_capacity(a->ops, a->hv, &c->capacity, &cap);
         if (r >= 0)
@@ -194,6 +205,11 @@ int agent_check(struct agent *a, FILE *out) {
                                 fprintf(out, "  egress %s on %s\n", net_egress_name(k), c->network.net.egress_parent[k]);
         } else
                 fprintf(out, "network: not configured; VPCs are not built on this host\n");
+        if (c->tunnels.port_min)
+                fprintf(out, "tunnels: state %s, listeners on ports %u-%u, served with %s\n", c->tunnels.state,
+                        c->tunnels.port_min, c->tunnels.port_max, c->tls_cert);
+        else
+                fprintf(out, "tunnels: state %s, listeners on any port, served with %s\n", c->tunnels.state, c->tls_cert);
         fprintf(out, "long-poll: up to %u s\n", c->poll_seconds);
         return ret;
 }
@@ -305,6 +321,16 @@ static int agent_hello(struct agent *a) {
         (void) json_get_int(answer, "poll_seconds", &poll, NULL);
         if (hb < 1 || hb > 3600)
                 hb = AGENT_HEARTBEAT_DEFAULT_S;
+        /* R-OP1: tunnel deadlines and event times are on the orchestrator's clock. */
+        const cJSON *now = cJSON_GetObjectItemCaseSensitive(answer, "time");
+        if (a->tunnels && cJSON_IsNumber(now) && now->valuedouble > 0) {
+                int64_t offset = (int64_t) llround(now->valuedouble) - (int64_t) time(NULL);
+                tunnels_set_clock_offset(a->tunnels, offset);
+                if (offset <= -2 || offset >= 2)
+                        log_notice("clock: the orchestrator's is %+lld s from this host's; tunnel times are converted",
+                                   (long long) offset);
+        } else if (a->tunnels)
+                log_debug("hello: no \"time\"; tunnel times are taken as this host's");
         if (poll < 1 || poll > a->config->poll_seconds)
                 poll = a->config->poll_seconds;
         free(a->host);
@@ -470,7 +496,8 @@ static int agent_poll(struct agent *a, unsigned wait) {
         _cleanup_free_ char *path = xasprintf("/v1/agent/jobs?wait=%u", wait);
         int64_t ids[AGENT_RESULTS_BATCH];
         const struct jobs_env env = { .ops = a->ops, .hv = a->hv, .journal = a->journal, .net = a->net,
-                                      .net_state = a->config->network.enabled ? a->config->network.state : NULL };
+                                      .net_state = a->config->network.enabled ? a->config->network.state : NULL,
+                                      .tunnels = a->tunnels };
         const cJSON *jobs, *job;
         size_t n = 0;
         int i = 0, total, r;
@@ -516,6 +543,72 @@ static int agent_poll(struct agent *a, unsigned wait) {
                 }
         }
         return agent_flush(a, &results, ids, &n);
+}
+
+/* R-OP3: the tunnels' refusals, sessions and closes, to the orchestrator.
+ * Events stay in the tunnel state until a 200; an answer refusing them is
+ * logged and they are tried again later (the orchestrator ignores an event
+ * it has seen). Fails only when the orchestrator gives no answer. */
+static int agent_post_tunnel_events(struct agent *a, long timeout_s, bool interruptible) {
+        _cleanup_(cJSON_Deletep) cJSON *events = NULL, *body = NULL, *answer = NULL;
+        long status = 0;
+        int n, r;
+
+        if (!a->tunnels || !(events = tunnels_events(a->tunnels)))
+                return 0;
+        n = cJSON_GetArraySize(events);
+        body = cJSON_CreateObject();
+        if (!body)
+                abort();
+        agent_add(body, "events", cJSON_Duplicate(events, true));
+        r = client_request(a->client, "POST", "/v1/agent/tunnel-events", body, timeout_s, interruptible, &status, &answer);
+        if (r < 0)
+                return r;
+        if (status != 200) {
+                _cleanup_free_ char *brief = agent_answer_brief(status, answer);
+                agent_problem(a, true, "POST /v1/agent/tunnel-events: %s; %d tunnel event%s kept for later", brief, n,
+                              n == 1 ? "" : "s");
+                return 0;
+        }
+        r = tunnels_events_posted(a->tunnels, events);
+        if (r < 0)
+                log_warning_errno(r, "tunnels: %d posted event%s not recorded as posted; they go again", n, n == 1 ? "" : "s");
+        log_debug("tunnels: %d event%s posted", n, n == 1 ? "" : "s");
+        return 0;
+}
+
+static bool agent_tunnels_busy(struct agent *a) {
+        _cleanup_(cJSON_Deletep) cJSON *events = NULL;
+
+        if (!a->tunnels)
+                return false;
+        if (tunnels_live(a->tunnels) > 0)
+                return true;
+        events = tunnels_events(a->tunnels);
+        return events != NULL;
+}
+
+/* The tunnels module: what its state holds is acted on now (agent/tunnel.h). */
+static int agent_tunnels_start(struct agent *a) {
+        const struct config *c = a->config;
+        const struct tunnel_config tc = {
+                .cert = c->tls_cert, .key = c->tls_key, .ca = c->tls_ca,
+                .state = c->tunnels.state,
+                .port_min = c->tunnels.port_min, .port_max = c->tunnels.port_max,
+                .net = a->net,
+        };
+        struct gc_error err = {};
+        char buf[GC_ERROR_FORMAT_MAX];
+        int r;
+
+        r = tunnels_open(&tc, &a->tunnels, &err);
+        if (r < 0) {
+                log_error("tunnels: %s", gc_error_format(&err, buf, sizeof buf));
+                return r;
+        }
+        log_info("tunnels: state %s; %u listening%s", c->tunnels.state, tunnels_live(a->tunnels),
+                 a->net ? "" : "; targets are dialled from this namespace (no network section)");
+        return 0;
 }
 
 /* The network module, and the reconcile at start: VPCs of this host's
@@ -571,6 +664,9 @@ int agent_run(struct agent *a) {
         r = agent_network_start(a);
         if (r < 0)
                 return r;
+        r = agent_tunnels_start(a);
+        if (r < 0)
+                return r;
         r = client_new(c->orchestrator, c->tls_cert, c->tls_key, c->tls_ca, &agent_stop, &a->client);
         if (r < 0)
                 return log_error_errno(r, "cannot set up HTTPS to %s", c->orchestrator);
@@ -604,9 +700,24 @@ int agent_run(struct agent *a) {
                         next_heartbeat = now + a->heartbeat_seconds;
                 }
 
+                r = agent_post_tunnel_events(a, AGENT_TIMEOUT_S, true);
+                if (r == -ECANCELED)
+                        break;
+                if (r < 0) {
+                        hello = false;
+                        if (client_backoff(a->client) < 0)
+                                break;
+                        continue;
+                }
+
                 double until = ceil(next_heartbeat - agent_now());
                 unsigned wait = until < 1 ? 1 : until > a->poll_seconds ? a->poll_seconds : (unsigned) until;
+                /* Session records reach the orchestrator within seconds (R-OP3). */
+                if (wait > AGENT_TUNNEL_WAIT_S && agent_tunnels_busy(a))
+                        wait = AGENT_TUNNEL_WAIT_S;
                 r = agent_poll(a, wait);
+                if (r >= 0)
+                        r = agent_post_tunnel_events(a, AGENT_TIMEOUT_S, true);
                 if (r == -ECANCELED)
                         break;
                 if (r < 0) {
@@ -616,5 +727,12 @@ int agent_run(struct agent *a) {
                 }
         }
         log_notice("stopping on %s", agent_stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+        if (a->tunnels) {
+                /* Sessions cut ("agent_stopped"); unused tunnels are listened
+                 * for again at the next start, and the events of the stop are
+                 * posted after it (they are in the tunnel state). */
+                tunnels_close(a->tunnels);
+                a->tunnels = NULL;
+        }
         return 0;
 }

@@ -15,8 +15,10 @@
 #include "json.h"
 
 static const char *const top_keys[] = {
-        "orchestrator", "tls", "libvirt_uri", "storage_pool", "capacity", "poll_seconds", "journal", "network", NULL,
+        "orchestrator", "tls", "libvirt_uri", "storage_pool", "capacity", "poll_seconds", "journal", "network",
+        "tunnels", NULL,
 };
+static const char *const tunnels_keys[] = { "state", "ports", NULL };
 static const char *const network_keys[] = {
         "prefix", "underlay", "netns_dir", "vxlan_port", "egress", "protected", "state", NULL,
 };
@@ -206,6 +208,42 @@ static int config_network(const cJSON *nw, const char *dir, struct config *c, st
         return 0;
 }
 
+/* The operations tunnels (agent/tunnel.h): where their state is kept, which
+ * ports they listen on. Called after the journal is known. */
+static int config_tunnels(const cJSON *tn, const char *dir, struct config *c, struct gc_error *err) {
+        const char *s = NULL;
+        int r;
+
+        if (tn) {
+                r = config_check_object(tn, "tunnels", tunnels_keys, err);
+                if (r < 0)
+                        return r;
+                r = config_string(tn, "tunnels", "state", false, &s, err);
+                if (r < 0)
+                        return r;
+                const cJSON *ports = json_get(tn, "ports");
+                if (ports) {
+                        const cJSON *lo = cJSON_GetArrayItem(ports, 0), *hi = cJSON_GetArrayItem(ports, 1);
+                        _cleanup_free_ char *brief = config_brief(ports);
+                        if (!cJSON_IsArray(ports) || cJSON_GetArraySize(ports) != 2 || !cJSON_IsNumber(lo) ||
+                            !cJSON_IsNumber(hi) || !(lo->valuedouble >= 0 && hi->valuedouble <= 65535) ||
+                            lo->valuedouble != (double) (int) lo->valuedouble ||
+                            hi->valuedouble != (double) (int) hi->valuedouble || lo->valuedouble > hi->valuedouble ||
+                            (lo->valuedouble == 0) != (hi->valuedouble == 0)) {
+                                gc_error_set(err, "invalid_config", NULL, "tunnels.ports", brief,
+                                             "is not [MIN, MAX] with 1 <= MIN <= MAX <= 65535 (or [0, 0]: any port)");
+                                return -EINVAL;
+                        }
+                        c->tunnels.port_min = (uint16_t) lo->valuedouble;
+                        c->tunnels.port_max = (uint16_t) hi->valuedouble;
+                }
+        }
+        /* By default next to the journal: agents sharing a directory in tests
+         * never share a tunnel state. */
+        c->tunnels.state = s ? config_resolve(dir, s) : xasprintf("%s%s", c->journal, CONFIG_TUNNELS_STATE_SUFFIX);
+        return 0;
+}
+
 int config_parse(const char *text, size_t len, const char *dir, struct config **ret, struct gc_error *err) {
         _cleanup_(cJSON_Deletep) cJSON *doc = NULL;
         _cleanup_(config_freep) struct config *c = NULL;
@@ -316,6 +354,10 @@ int config_parse(const char *text, size_t len, const char *dir, struct config **
                         return r;
         }
 
+        r = config_tunnels(json_get(doc, "tunnels"), dir, c, err);
+        if (r < 0)
+                return r;
+
         *ret = TAKE_PTR(c);
         return 0;
 }
@@ -363,5 +405,6 @@ void config_free(struct config *c) {
                 free(c->network.net.protected[i]);
         free(c->network.net.protected);
         free(c->network.state);
+        free(c->tunnels.state);
         free(c);
 }

@@ -17,12 +17,17 @@
  *      "vxlan_port": 4789,
  *      "egress": {"internet": "eth1", "egov": "eth2"},   uplink parents per kind
  *      "protected": ["192.0.2.0/24"],            what no guest may reach (with the underlay)
- *      "state": "vpcs.json"}}                    default /var/lib/govcloud/vpcs.json: the
+ *      "state": "vpcs.json"},                    default /var/lib/govcloud/vpcs.json: the
  *                                                VPCs this host should have, for reconciling
+ *    "tunnels": {                                the operations tunnels (agent/tunnel.h)
+ *      "state": "tunnels.json",                  default: the journal's path + ".tunnels"
+ *      "ports": [40000, 40999]}}                 the listeners' ports; default [0, 0]: any
+ *                                                port the kernel gives
  *
  * Parsing is strict: an unknown key, a wrong type or a value out of range is
  * refused with its path in err->field ("tls.cert", "capacity.vcpus").
- * Relative paths (tls.*, journal) are relative to the file's directory.
+ * Relative paths (tls.*, journal, network.state, tunnels.state) are relative
+ * to the file's directory.
  * Each capacity member is optional; one that is given is reported to the
  * orchestrator instead of the hypervisor's own figure. arch is one of
  * x86_64, aarch64, other (the orchestrator's names).
@@ -44,6 +49,7 @@
 #define CONFIG_POLL_SECONDS_MAX 300
 #define CONFIG_DEFAULT_NET_PREFIX "gc"
 #define CONFIG_DEFAULT_NET_STATE "/var/lib/govcloud/vpcs.json"
+#define CONFIG_TUNNELS_STATE_SUFFIX ".tunnels"
 
 /* 0 or NULL: not overridden. */
 struct config_capacity {
@@ -59,6 +65,11 @@ struct config_network {
         char *state;                    /* the VPCs this host should have */
 };
 
+struct config_tunnels {
+        char *state;                    /* always set: tunnels.state or the journal's + ".tunnels" */
+        uint16_t port_min, port_max;    /* 0, 0: any port */
+};
+
 struct config {
         char *path;
         char *orchestrator;             /* https://HOST[:PORT][/PREFIX] */
@@ -69,6 +80,7 @@ struct config {
         unsigned poll_seconds;
         char *journal;
         struct config_network network;
+        struct config_tunnels tunnels;
 };
 
 int config_load(const char *path, struct config **ret, struct gc_error *err);

@@ -682,9 +682,46 @@ static int jobs_vpc_delete(struct jobs_run_state *st, uint32_t vni) {
         return 0;
 }
 
+/* -------------------------------------------------------------- tunnels --- */
+
+/* R-OP4: a listener only for an approved tunnel.open (agent/tunnel.h). */
+static int jobs_tunnel_open(struct jobs_run_state *st, const cJSON *spec) {
+        _cleanup_(cJSON_Deletep) cJSON *tunnel = NULL;
+        struct gc_error err = {};
+        int r;
+
+        if (!st->env->tunnels) {
+                snprintf(st->error, sizeof st->error, "%s", JOBS_NO_TUNNELS);
+                return -EOPNOTSUPP;
+        }
+        r = tunnels_start(st->env->tunnels, spec, &tunnel, &err);
+        if (r < 0) {
+                gc_error_format(&err, st->error, sizeof st->error);
+                return r;
+        }
+        jobs_act(st, "listening on %s:%ld until %ld", str_at(tunnel, "address") ?: "?", int_at(tunnel, "port", 0),
+                 int_at(tunnel, "deadline", 0));
+        jobs_add(st->extra, "tunnel", TAKE_PTR(tunnel));
+        return 0;
+}
+
+static int jobs_tunnel_close(struct jobs_run_state *st, int64_t id) {
+        int r;
+
+        if (!st->env->tunnels) {
+                snprintf(st->error, sizeof st->error, "%s", JOBS_NO_TUNNELS);
+                return -EOPNOTSUPP;
+        }
+        r = tunnels_revoke(st->env->tunnels, id);
+        if (r < 0)
+                return jobs_fail(st, r, "revoke");
+        jobs_act(st, "closed");
+        return 0;
+}
+
 static cJSON *jobs_execute(const struct jobs_env *env, int64_t id, const char *kind, const struct hv_spec *spec,
-                           bool running, const struct net_vpc *vpc, uint32_t vni, const char *parse_error,
-                           struct jobs_outcome *out) {
+                           bool running, const struct net_vpc *vpc, uint32_t vni, const cJSON *tunnel,
+                           int64_t tunnel_id, const char *parse_error, struct jobs_outcome *out) {
         _cleanup_(cJSON_Deletep) cJSON *extra = cJSON_CreateObject();
         struct jobs_run_state st = { .env = env, .out = out, .extra = extra };
         const char *uuid = spec ? spec->uuid : NULL;
@@ -708,6 +745,10 @@ static cJSON *jobs_execute(const struct jobs_env *env, int64_t id, const char *k
                 r = jobs_vpc_ensure(&st, vpc);
         else if (strcmp(kind, JOBS_KIND_VPC_DELETE) == 0)
                 r = jobs_vpc_delete(&st, vni);
+        else if (strcmp(kind, JOBS_KIND_TUNNEL_OPEN) == 0)
+                r = jobs_tunnel_open(&st, tunnel);
+        else if (strcmp(kind, JOBS_KIND_TUNNEL_CLOSE) == 0)
+                r = jobs_tunnel_close(&st, tunnel_id);
         else
                 snprintf(st.error, sizeof st.error, "unknown job kind \"%s\"", kind);
 
@@ -749,8 +790,10 @@ int jobs_run(const struct jobs_env *env, const cJSON *job, cJSON **ret_result, s
         _cleanup_(jobs_spec_donep) struct hv_spec spec = {};
         _cleanup_(net_vpc_done) struct net_vpc vpc = {};
         _cleanup_(cJSON_Deletep) cJSON *result = NULL;
-        char vpc_name[32] = "";
+        char vpc_name[32] = "", tunnel_name[40] = "";
         uint32_t vni = 0;
+        const cJSON *tunnel = NULL;
+        int64_t tunnel_id = 0;
         struct jobs_outcome out = {};
         struct gc_error perr = {};
         const char *kind = NULL, *name = NULL, *uuid = NULL;
@@ -808,10 +851,24 @@ int jobs_run(const struct jobs_env *env, const cJSON *job, cJSON **ret_result, s
                         vni = (uint32_t) n;
                 if (!vni)
                         gc_error_format(&perr, parse_error, sizeof parse_error);
+        } else if (!parse_error[0] && (strcmp(kind, JOBS_KIND_TUNNEL_OPEN) == 0 ||
+                                       strcmp(kind, JOBS_KIND_TUNNEL_CLOSE) == 0)) {
+                /* tunnel.open: the TUNNELSPEC is checked field by field by tunnels_start. */
+                const cJSON *v = json_get(job, "tunnel");
+                if (!cJSON_IsObject(v))
+                        jobs_field_error(&perr, "tunnel", v, "is not an object");
+                else if (jobs_get_uint(v, "tunnel", "id", true, 1, INT64_MAX / 2, &tunnel_id, &perr) >= 0)
+                        tunnel = v;
+                if (!tunnel)
+                        gc_error_format(&perr, parse_error, sizeof parse_error);
         }
         if (vni) {
                 snprintf(vpc_name, sizeof vpc_name, "VPC vni %u", vni);
                 name = vpc_name;
+        }
+        if (tunnel_id) {
+                snprintf(tunnel_name, sizeof tunnel_name, "tunnel %lld", (long long) tunnel_id);
+                name = tunnel_name;
         }
         if (!name)
                 name = uuid && jobs_uuid_valid(uuid) ? uuid : "(no VM named)";
@@ -838,7 +895,7 @@ int jobs_run(const struct jobs_env *env, const cJSON *job, cJSON **ret_result, s
                 }
         }
 
-        result = jobs_execute(env, id, kind, have_spec ? &spec : NULL, running, &vpc, vni,
+        result = jobs_execute(env, id, kind, have_spec ? &spec : NULL, running, &vpc, vni, tunnel, tunnel_id,
                               parse_error[0] ? parse_error : NULL, &out);
         out.seconds = jobs_now() - t0;
 

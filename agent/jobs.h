@@ -17,10 +17,17 @@
  *   Without a network module the VPC jobs succeed with "actions":
  *   JOBS_NO_NETWORK, and a VM's NIC is not attached ("nic" note): the
  *   orchestrator's audit chain shows it.
+ *   tunnel.open  tunnels_start (agent/tunnel.h): the listener for an
+ *              approved tunnel (R-OP4), the same one again for the same id;
+ *              a tunnel used, closed or past its deadline fails (R-OP1, R-OP2).
+ *   tunnel.close tunnels_revoke: the session cut and the listener closed
+ *              ("revoked"); unknown or closed is success.
+ *   Without the tunnel module (env->tunnels NULL) both fail: JOBS_NO_TUNNELS.
  *
  * The result entry (for POST /v1/agent/results) is
  *   {"job": 12, "ok": true, "vm": VMSTATE [, "disk_resize": "...", "disk_add": "..."]}
- *   {"job": 14, "ok": true}                                    vm.delete
+ *   {"job": 14, "ok": true}                                    vm.delete, tunnel.close
+ *   {"job": 31, "ok": true, "tunnel": {"id", "address", "port", "deadline"}}   tunnel.open
  *   {"job": 13, "ok": false, "error": "define: Input/output error"}
  * with VMSTATE read back with get() after the job.
  *
@@ -38,11 +45,15 @@
 #include "hv.h"
 #include "journal.h"
 #include "net.h"
+#include "tunnel.h"
 
 #define JOBS_KIND_ENSURE "vm.ensure"
 #define JOBS_KIND_DELETE "vm.delete"
 #define JOBS_KIND_VPC_ENSURE "vpc.ensure"
 #define JOBS_KIND_VPC_DELETE "vpc.delete"
+#define JOBS_KIND_TUNNEL_OPEN "tunnel.open"
+#define JOBS_KIND_TUNNEL_CLOSE "tunnel.close"
+#define JOBS_NO_TUNNELS "tunnels: this agent has no tunnel module; nothing is opened or closed here"
 #define JOBS_NO_NETWORK "not built: this host's agent has no network section"
 #define JOBS_DISK_RESIZE_UNSUPPORTED "unsupported by this hypervisor"
 
@@ -52,6 +63,7 @@ struct jobs_env {
         struct journal *journal;
         struct net *net;                /* NULL: no network section (VPCs are not built here) */
         const char *net_state;          /* the VPCs this host should have (a JSON file) */
+        struct tunnels *tunnels;        /* NULL: tunnel jobs fail (JOBS_NO_TUNNELS) */
 };
 
 struct jobs_outcome {

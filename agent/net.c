@@ -129,6 +129,19 @@ static void net_ns_name(const struct net *n, uint32_t vni, char *ret, size_t siz
         snprintf(ret, size, "%s-vpc-%06x", n->cfg.prefix, vni);
 }
 
+int net_router_ns_path(const struct net *n, uint32_t vni, char *ret, size_t size) {
+        char name[NET_IFNAME_MAX + 16];
+        int k;
+
+        if (vni < NET_VNI_MIN || vni > NET_VNI_MAX)
+                return -EINVAL;
+        net_ns_name(n, vni, name, sizeof name);
+        k = snprintf(ret, size, "%s/%s", n->cfg.netns_dir, name);
+        if (k < 0 || (size_t) k >= size)
+                return -ENAMETOOLONG;
+        return 0;
+}
+
 static void net_bridge_table_name(const struct net *n, uint32_t vni, char *ret, size_t size) {
         snprintf(ret, size, "govcloud_%s_%06x", n->cfg.prefix, vni);
 }

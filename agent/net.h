@@ -154,6 +154,10 @@ int net_reconcile(struct net *n, const struct net_vpc *known, size_t n_known, si
 
 /* The bridge a guest NIC of that VNI attaches to. */
 void net_bridge_name(const struct net *n, uint32_t vni, char ret[NET_IFNAME_MAX]);
+/* The file of that VNI's router namespace (netns_dir/P-vpc-X), for setns:
+ * the operations tunnels (agent/tunnel.h) dial VMs from there. -EINVAL for
+ * a VNI out of range, -ENAMETOOLONG when size is too small. */
+int net_router_ns_path(const struct net *n, uint32_t vni, char *ret, size_t size);
 
 /* Parse a VPCSPEC (include/gc/wire.h); errors name the field under "vpc". */
 int net_vpc_parse(const cJSON *vpc_json, struct net_vpc *ret, struct gc_error *err);

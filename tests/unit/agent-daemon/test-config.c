@@ -159,6 +159,37 @@ static void test_relative_to_file(void **state) {
         free(path);
 }
 
+/* The operations tunnels' section: state next to the journal by default. */
+static void test_tunnels(void **state) {
+        struct config *c = parse_ok(MINIMAL, "/etc/govcloud");
+
+        assert_string_equal(c->tunnels.state, "/var/lib/govcloud/agent.journal.tunnels");
+        assert_int_equal(c->tunnels.port_min, 0);
+        assert_int_equal(c->tunnels.port_max, 0);
+        config_free(c);
+
+        c = parse_ok("{\"orchestrator\": \"https://o\", " TLS ", \"journal\": \"a/j\"}", "/srv");
+        assert_string_equal(c->tunnels.state, "/srv/a/j.tunnels");
+        config_free(c);
+
+        c = parse_ok("{\"orchestrator\": \"https://o\", " TLS ", \"tunnels\": {\"state\": \"t.json\", \"ports\": [40000, 40009]}}",
+                     "/srv");
+        assert_string_equal(c->tunnels.state, "/srv/t.json");
+        assert_int_equal(c->tunnels.port_min, 40000);
+        assert_int_equal(c->tunnels.port_max, 40009);
+        config_free(c);
+
+        refused("{\"orchestrator\": \"https://o\", " TLS ", \"tunnels\": {\"listen\": \"x\"}}", "tunnels.listen", "not a setting");
+        refused("{\"orchestrator\": \"https://o\", " TLS ", \"tunnels\": []}", "tunnels", "object");
+        refused("{\"orchestrator\": \"https://o\", " TLS ", \"tunnels\": {\"state\": \"\"}}", "tunnels.state", "non-empty");
+        refused("{\"orchestrator\": \"https://o\", " TLS ", \"tunnels\": {\"ports\": [2, 1]}}", "tunnels.ports", "MIN");
+        refused("{\"orchestrator\": \"https://o\", " TLS ", \"tunnels\": {\"ports\": [0, 100]}}", "tunnels.ports", "MIN");
+        refused("{\"orchestrator\": \"https://o\", " TLS ", \"tunnels\": {\"ports\": [1, 70000]}}", "tunnels.ports", "MIN");
+        refused("{\"orchestrator\": \"https://o\", " TLS ", \"tunnels\": {\"ports\": [1.5, 2]}}", "tunnels.ports", "MIN");
+        refused("{\"orchestrator\": \"https://o\", " TLS ", \"tunnels\": {\"ports\": [1]}}", "tunnels.ports", "MIN");
+        refused("{\"orchestrator\": \"https://o\", " TLS ", \"tunnels\": {\"ports\": 40000}}", "tunnels.ports", "MIN");
+}
+
 /* The example shipped in scripts/ is a valid configuration. */
 static void test_shipped_example(void **state) {
         const char *src = getenv("GC_SRCDIR");
@@ -174,6 +205,8 @@ static void test_shipped_example(void **state) {
         assert_string_equal(c->libvirt_uri, "qemu:///system");
         assert_string_equal(c->tls_cert, "/etc/govcloud/pki/tls/host-host-a.crt");
         assert_int_equal(c->capacity.vcpus, 64);
+        assert_string_equal(c->tunnels.state, "/var/lib/govcloud/tunnels.json");
+        assert_int_equal(c->tunnels.port_min, 40000);
         config_free(c);
         free(path);
 }
@@ -185,6 +218,7 @@ int main(void) {
                 cmocka_unit_test(test_unknown_keys),
                 cmocka_unit_test(test_bad_types),
                 cmocka_unit_test(test_relative_to_file),
+                cmocka_unit_test(test_tunnels),
                 cmocka_unit_test(test_shipped_example),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

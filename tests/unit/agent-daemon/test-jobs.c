@@ -369,6 +369,24 @@ static void test_bad_jobs(void **state) {
         assert_false(b(r, "ok"));
         cJSON_Delete(r);
 
+        /* Tunnel jobs without the tunnel module, and malformed ones. */
+        r = run(f, cJSON_Parse("{\"id\": 44, \"kind\": \"tunnel.open\", \"tunnel\": {\"id\": 7}}"), &out);
+        assert_false(b(r, "ok"));
+        assert_string_equal(s(r, "error"), JOBS_NO_TUNNELS);
+        cJSON_Delete(r);
+        r = run(f, cJSON_Parse("{\"id\": 45, \"kind\": \"tunnel.close\", \"tunnel\": {\"id\": 7}}"), &out);
+        assert_false(b(r, "ok"));
+        assert_string_equal(s(r, "error"), JOBS_NO_TUNNELS);
+        cJSON_Delete(r);
+        r = run(f, cJSON_Parse("{\"id\": 46, \"kind\": \"tunnel.close\", \"tunnel\": {\"id\": 0}}"), &out);
+        assert_false(b(r, "ok"));
+        assert_non_null(strstr(s(r, "error"), "tunnel.id"));
+        cJSON_Delete(r);
+        r = run(f, cJSON_Parse("{\"id\": 47, \"kind\": \"tunnel.open\"}"), &out);
+        assert_false(b(r, "ok"));
+        assert_non_null(strstr(s(r, "error"), "tunnel"));
+        cJSON_Delete(r);
+
         /* Without an id there is nothing to answer. */
         job = cJSON_Parse("{\"kind\": \"vm.delete\", \"vm\": {}}");
         r = NULL;
