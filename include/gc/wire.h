@@ -78,12 +78,13 @@
  *     refused  "peer": "192.0.2.100:53412", "reason": REASON, "subject": "CN=...,OU=..." | null
  *              REASON: no_certificate, wrong_operator, bad_preamble, wrong_tunnel,
  *              wrong_token, in_use (a session is live), handshake (TLS failed),
- *              target_unreachable (the token stays good)
+ *              target_unreachable, agent_error (the state could not be written):
+ *              the token stays good after either
  *     session  "peer", "subject": the token was consumed; the target answered
  *     closed   "opened": T | null, "first_byte": T | null, "closed": T,
  *              "reason": "client_closed" | "target_closed" | "deadline" | "revoked"
- *                        | "target_unreachable" | "agent_stopped" | "agent_restarted"
- *                        | "expired_unused" | "listener_lost",
+ *                        | "agent_stopped" | "agent_restarted" | "expired_unused"
+ *                        | "listener_lost",
  *              "bytes_in": N (operator -> VM), "bytes_out": N (VM -> operator)
  *   Times T: orchestrator clock, Unix milliseconds.
  *
