@@ -252,6 +252,38 @@ for v in vms:
         done
         printf 'restored on every host; g1 -> g2: '
         ip netns exec "$(nl_guest_ns g1)" ping -n -c 3 -i 0.2 -W 1 "${ga[2]}" | sed -n '/packets/p'
+
+        step "An operations tunnel (R-OP1..R-OP4): approved, 张三 only, one session, 5 minutes, audited"
+        operator=$(awk -F'\t' '$1 == "operator" { print $2; exit }' pki/names.tsv)
+        nl_tcp_serve "$(nl_guest_ns g1)" 0.0.0.0 7000 g1 || true
+        python3 - "$top/scripts/samples/tunnel.json" tunnel.json "${gl[0]%% *}" "pki/tls/operator-$operator.crt" <<'PY'
+import datetime, json, sys
+doc = json.load(open(sys.argv[1], encoding="utf-8"))
+doc["approval"]["time"] = datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=8))).replace(microsecond=0).isoformat()
+doc["vm"], doc["port"], doc["minutes"] = sys.argv[3], 7000, 5
+doc["operator"]["certificate"] = open(sys.argv[4], encoding="ascii").read()
+json.dump(doc, open(sys.argv[2], "w", encoding="utf-8"), ensure_ascii=False, indent=2)
+PY
+        say "gcctl tunnel submit tunnel.json --sign approval-oa.key --token-out tunnel.token   (the approval system)"
+        as approval-approval-oa tunnel submit tunnel.json --sign pki/sign/approval-approval-oa.key --token-out tunnel.token || true
+        tid=$(as provider-provider-ops tunnel list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["tunnels"][-1]["id"])')
+        say "gcctl tunnel connect $tid --token-file tunnel.token --stdio   (张三, through the host's listener into g1:7000)"
+        as "operator-$operator" tunnel connect "$tid" --token-file tunnel.token --stdio </dev/null || true
+        say "the same token again: one opening, one session (R-OP2)"
+        as "operator-$operator" tunnel connect "$tid" --token-file tunnel.token --stdio </dev/null || true
+        for _ in $(seq 100); do
+                [ "$(as provider-provider-ops tunnel show "$tid" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["tunnel"]["state"])')" = closed ] && break
+                sleep 0.1
+        done
+        say "gcctl tunnel show $tid   (the session record, R-OP3)"
+        as provider-provider-ops tunnel show "$tid" || true
+        say "gcctl audit list --json   (the tunnel's records)"
+        as authority-authority audit list --limit 1000 --json | python3 -c '
+import json, sys
+for r in json.load(sys.stdin)["records"]:
+    if r["object"] == "tunnel:" + sys.argv[1]:
+        d = r["detail"]
+        print(r["seq"], r["action"], r["rule"], r["actor"], d.get("reason", ""), d.get("bytes_in", ""), d.get("bytes_out", ""))' "$tid" || true
 fi
 step "The approval system retries the same approval: the existing request comes back"
 as approval-approval-oa request submit apply.json --sign pki/sign/approval-approval-oa.key || true
