@@ -52,20 +52,6 @@ const char *jobs_state_name(enum hv_state s) {
 
 /* ------------------------------------------------------------ parsing --- */
 
-static int jobs_field_error(struct gc_error *err, const char *field, const cJSON *v, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
-static int jobs_field_error(struct gc_error *err, const char *field, const cJSON *v, const char *fmt, ...) {
-        /* A string as it is (gc_error_format quotes it), anything else in brief. */
-        _cleanup_free_ char *brief = !v ? NULL : cJSON_IsString(v) ? xstrdup(v->valuestring) : json_value_brief(v);
-        char msg[256];
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof msg, fmt, ap);
-        va_end(ap);
-        gc_error_set(err, "invalid_job", NULL, field, brief, "%s", msg);
-        return -EINVAL;
-}
 
 /* A string of at most max bytes (0: any); NULL when missing or null and not required. */
 static int jobs_get_string(const cJSON *o, const char *parent, const char *key, bool required, size_t max,
@@ -75,14 +61,14 @@ static int jobs_get_string(const cJSON *o, const char *parent, const char *key, 
 
         if (!v || cJSON_IsNull(v)) {
                 if (required)
-                        return jobs_field_error(err, field, NULL, "is required");
+                        return json_field_error(err, "invalid_job", field, NULL, "is required");
                 *ret = NULL;
                 return 0;
         }
         if (!cJSON_IsString(v))
-                return jobs_field_error(err, field, v, "is not a string");
+                return json_field_error(err, "invalid_job", field, v, "is not a string");
         if (max > 0 && strlen(v->valuestring) > max)
-                return jobs_field_error(err, field, v, "is longer than %zu bytes", max);
+                return json_field_error(err, "invalid_job", field, v, "is longer than %zu bytes", max);
         *ret = v->valuestring;
         return 0;
 }
@@ -95,11 +81,11 @@ static int jobs_get_uint(const cJSON *o, const char *parent, const char *key, bo
 
         if (!v) {
                 if (required)
-                        return jobs_field_error(err, field, NULL, "is required");
+                        return json_field_error(err, "invalid_job", field, NULL, "is required");
                 return 0;
         }
         if (json_get_int(o, key, &i, NULL) < 0 || i < min || i > max)
-                return jobs_field_error(err, field, v, "is not an integer from %lld to %lld", (long long) min,
+                return json_field_error(err, "invalid_job", field, v, "is not an integer from %lld to %lld", (long long) min,
                                         (long long) max);
         *ret = i;
         return 0;
@@ -111,7 +97,7 @@ static int jobs_labels_parse(const cJSON *labels, struct hv_labels *l, struct gc
         int r;
 
         if (!cJSON_IsObject(labels))
-                return jobs_field_error(err, "vm.labels", labels, "is not an object");
+                return json_field_error(err, "invalid_job", "vm.labels", labels, "is not an object");
         r = jobs_get_string(labels, "vm.labels", "unit", true, 0, &unit, err);
         r = r < 0 ? r : jobs_get_string(labels, "vm.labels", "system", true, 0, &system, err);
         r = r < 0 ? r : jobs_get_string(labels, "vm.labels", "role", true, 0, &role, err);
@@ -137,12 +123,12 @@ int jobs_spec_parse(const cJSON *vm, struct hv_spec *ret, bool *ret_running, str
         int r;
 
         if (!cJSON_IsObject(vm))
-                return jobs_field_error(err, "vm", vm, "is not an object");
+                return json_field_error(err, "invalid_job", "vm", vm, "is not an object");
         r = jobs_get_string(vm, "vm", "uuid", true, 0, &uuid, err);
         if (r < 0)
                 return r;
         if (!jobs_uuid_valid(uuid))
-                return jobs_field_error(err, "vm.uuid", json_get(vm, "uuid"), "is not a UUID (8-4-4-4-12 hex digits)");
+                return json_field_error(err, "invalid_job", "vm.uuid", json_get(vm, "uuid"), "is not a UUID (8-4-4-4-12 hex digits)");
         memcpy(s.uuid, uuid, HV_UUID_LEN + 1);
 
         r = jobs_get_string(vm, "vm", "name", false, 0, &name, err);
@@ -151,7 +137,7 @@ int jobs_spec_parse(const cJSON *vm, struct hv_spec *ret, bool *ret_running, str
         if (name) {
                 _cleanup_free_ char *want = xasprintf(GC_WIRE_DOMAIN_PREFIX "%s", uuid);
                 if (strcmp(name, want) != 0)
-                        return jobs_field_error(err, "vm.name", json_get(vm, "name"), "is not %s (the prefix and the UUID)", want);
+                        return json_field_error(err, "invalid_job", "vm.name", json_get(vm, "name"), "is not %s (the prefix and the UUID)", want);
         }
         r = jobs_get_string(vm, "vm", "title", true, 0, &title, err);
         if (r < 0)
@@ -176,9 +162,9 @@ int jobs_spec_parse(const cJSON *vm, struct hv_spec *ret, bool *ret_running, str
         if (max_memory == 0)
                 max_memory = memory;
         if (vcpus > max_vcpus)
-                return jobs_field_error(err, "vm.vcpus", json_get(vm, "vcpus"), "is above max_vcpus %lld", (long long) max_vcpus);
+                return json_field_error(err, "invalid_job", "vm.vcpus", json_get(vm, "vcpus"), "is above max_vcpus %lld", (long long) max_vcpus);
         if (memory > max_memory)
-                return jobs_field_error(err, "vm.memory_mib", json_get(vm, "memory_mib"), "is above max_memory_mib %lld",
+                return json_field_error(err, "invalid_job", "vm.memory_mib", json_get(vm, "memory_mib"), "is above max_memory_mib %lld",
                                         (long long) max_memory);
         s.vcpus = vcpus;
         s.max_vcpus = max_vcpus;
@@ -187,7 +173,7 @@ int jobs_spec_parse(const cJSON *vm, struct hv_spec *ret, bool *ret_running, str
 
         const cJSON *disks = json_get(vm, "disks"), *d;
         if (disks && !cJSON_IsArray(disks))
-                return jobs_field_error(err, "vm.disks", disks, "is not an array");
+                return json_field_error(err, "invalid_job", "vm.disks", disks, "is not an array");
         size_t i = 0;
         cJSON_ArrayForEach(d, disks) {
                 _cleanup_free_ char *field = xasprintf("vm.disks[%zu]", i++);
@@ -195,20 +181,20 @@ int jobs_spec_parse(const cJSON *vm, struct hv_spec *ret, bool *ret_running, str
                 int64_t gib = 0;
 
                 if (!cJSON_IsObject(d))
-                        return jobs_field_error(err, field, d, "is not an object");
+                        return json_field_error(err, "invalid_job", field, d, "is not an object");
                 r = jobs_get_string(d, field, "name", true, sizeof s.disks[0].name - 1, &dname, err);
                 r = r < 0 ? r : jobs_get_uint(d, field, "gib", true, 0, INT64_MAX / 2, &gib, err);
                 if (r < 0)
                         return r;
                 if (!dname[0])
-                        return jobs_field_error(err, field, d, "has an empty name");
+                        return json_field_error(err, "invalid_job", field, d, "has an empty name");
                 if (gib == 0)           /* a data disk of 0 GiB is no disk */
                         continue;
                 for (size_t k = 0; k < s.n_disks; k++)
                         if (strcmp(s.disks[k].name, dname) == 0)
-                                return jobs_field_error(err, field, d, "names disk \"%s\" twice", dname);
+                                return json_field_error(err, "invalid_job", field, d, "names disk \"%s\" twice", dname);
                 if (s.n_disks == HV_DISKS_MAX)
-                        return jobs_field_error(err, "vm.disks", disks, "has more than %d disks", HV_DISKS_MAX);
+                        return json_field_error(err, "invalid_job", "vm.disks", disks, "has more than %d disks", HV_DISKS_MAX);
                 snprintf(s.disks[s.n_disks].name, sizeof s.disks[0].name, "%s", dname);
                 s.disks[s.n_disks].gib = gib;
                 s.n_disks++;
@@ -216,7 +202,7 @@ int jobs_spec_parse(const cJSON *vm, struct hv_spec *ret, bool *ret_running, str
 
         const cJSON *nics = json_get(vm, "nics"), *nic;
         if (nics && !cJSON_IsArray(nics))
-                return jobs_field_error(err, "vm.nics", nics, "is not an array");
+                return json_field_error(err, "invalid_job", "vm.nics", nics, "is not an array");
         i = 0;
         cJSON_ArrayForEach(nic, nics) {
                 _cleanup_free_ char *field = xasprintf("vm.nics[%zu]", i++);
@@ -226,9 +212,9 @@ int jobs_spec_parse(const cJSON *vm, struct hv_spec *ret, bool *ret_running, str
                 char end;
 
                 if (!cJSON_IsObject(nic))
-                        return jobs_field_error(err, field, nic, "is not an object");
+                        return json_field_error(err, "invalid_job", field, nic, "is not an object");
                 if (s.n_nics == HV_NICS_MAX)
-                        return jobs_field_error(err, "vm.nics", nics, "has more than %d NIC", HV_NICS_MAX);
+                        return json_field_error(err, "invalid_job", "vm.nics", nics, "has more than %d NIC", HV_NICS_MAX);
                 r = jobs_get_uint(nic, field, "vni", true, NET_VNI_MIN, NET_VNI_MAX, &vni, err);
                 r = r < 0 ? r : jobs_get_string(nic, field, "mac", true, 17, &mac, err);
                 r = r < 0 ? r : jobs_get_string(nic, field, "address", false, 15, &address, err);
@@ -237,7 +223,7 @@ int jobs_spec_parse(const cJSON *vm, struct hv_spec *ret, bool *ret_running, str
                 if (sscanf(mac, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &end) != 6 ||
                     strlen(mac) != 17 || (b[0] & 1)) {
                         _cleanup_free_ char *f = xasprintf("%s.mac", field);
-                        return jobs_field_error(err, f, json_get(nic, "mac"), "is not a unicast MAC address (xx:xx:xx:xx:xx:xx)");
+                        return json_field_error(err, "invalid_job", f, json_get(nic, "mac"), "is not a unicast MAC address (xx:xx:xx:xx:xx:xx)");
                 }
                 s.nics[s.n_nics].vni = (uint32_t) vni;
                 snprintf(s.nics[s.n_nics].mac, sizeof s.nics[0].mac, "%s", mac);
@@ -252,7 +238,7 @@ int jobs_spec_parse(const cJSON *vm, struct hv_spec *ret, bool *ret_running, str
 
         const cJSON *run = json_get(vm, "running");
         if (run && !cJSON_IsBool(run))
-                return jobs_field_error(err, "vm.running", run, "is not true or false");
+                return json_field_error(err, "invalid_job", "vm.running", run, "is not true or false");
         if (run)
                 running = cJSON_IsTrue(run);
 
@@ -805,12 +791,12 @@ int jobs_run(const struct jobs_env *env, const cJSON *job, cJSON **ret_result, s
         int r;
 
         if (!cJSON_IsObject(job))
-                return jobs_field_error(err, "", job, "is not a job object");
+                return json_field_error(err, "invalid_job", "", job, "is not a job object");
         r = json_get_int(job, "id", &id, err);
         if (r < 0)
                 return -EINVAL;
         if (id < 1)
-                return jobs_field_error(err, "id", json_get(job, "id"), "is not a positive job id");
+                return json_field_error(err, "invalid_job", "id", json_get(job, "id"), "is not a positive job id");
         out.job = id;
 
         if (json_get_string(job, "kind", &kind, &perr) < 0) {
@@ -824,7 +810,7 @@ int jobs_run(const struct jobs_env *env, const cJSON *job, cJSON **ret_result, s
         }
         if (!parse_error[0] && strcmp(kind, JOBS_KIND_DELETE) == 0) {
                 if (!uuid || !jobs_uuid_valid(uuid)) {
-                        jobs_field_error(&perr, "vm.uuid", uuid ? json_get(vm, "uuid") : NULL, "is not a UUID");
+                        json_field_error(&perr, "invalid_job", "vm.uuid", uuid ? json_get(vm, "uuid") : NULL, "is not a UUID");
                         gc_error_format(&perr, parse_error, sizeof parse_error);
                 } else {
                         memcpy(spec.uuid, uuid, HV_UUID_LEN + 1);
@@ -846,7 +832,7 @@ int jobs_run(const struct jobs_env *env, const cJSON *job, cJSON **ret_result, s
                 const cJSON *v = json_get(job, "vpc");
                 int64_t n = 0;
                 if (!cJSON_IsObject(v))
-                        jobs_field_error(&perr, "vpc", v, "is not an object");
+                        json_field_error(&perr, "invalid_job", "vpc", v, "is not an object");
                 else if (jobs_get_uint(v, "vpc", "vni", true, NET_VNI_MIN, NET_VNI_MAX, &n, &perr) >= 0)
                         vni = (uint32_t) n;
                 if (!vni)
@@ -856,7 +842,7 @@ int jobs_run(const struct jobs_env *env, const cJSON *job, cJSON **ret_result, s
                 /* tunnel.open: the TUNNELSPEC is checked field by field by tunnels_start. */
                 const cJSON *v = json_get(job, "tunnel");
                 if (!cJSON_IsObject(v))
-                        jobs_field_error(&perr, "tunnel", v, "is not an object");
+                        json_field_error(&perr, "invalid_job", "tunnel", v, "is not an object");
                 else if (jobs_get_uint(v, "tunnel", "id", true, 1, INT64_MAX / 2, &tunnel_id, &perr) >= 0)
                         tunnel = v;
                 if (!tunnel)

@@ -363,19 +363,6 @@ static bool net_mac_parse(const char *s, uint8_t ret[6]) {
 
 /* ------------------------------------------------------------ VPCSPEC --- */
 
-static int net_field_error(struct gc_error *err, const char *field, const cJSON *v, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
-static int net_field_error(struct gc_error *err, const char *field, const cJSON *v, const char *fmt, ...) {
-        _cleanup_free_ char *brief = !v ? NULL : cJSON_IsString(v) ? xstrdup(v->valuestring) : json_value_brief(v);
-        char msg[256];
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof msg, fmt, ap);
-        va_end(ap);
-        gc_error_set(err, "invalid_vpc", NULL, field, brief, "%s", msg);
-        return -EINVAL;
-}
 
 static int net_only_keys(const cJSON *o, const char *parent, const char *const *keys, struct gc_error *err) {
         const cJSON *item;
@@ -387,7 +374,7 @@ static int net_only_keys(const cJSON *o, const char *parent, const char *const *
                                 known = true;
                 if (!known) {
                         _cleanup_free_ char *field = xasprintf("%s.%s", parent, item->string ? item->string : "");
-                        return net_field_error(err, field, item, "is not a field of %s", parent);
+                        return json_field_error(err, "invalid_vpc", field, item, "is not a field of %s", parent);
                 }
         }
         return 0;
@@ -400,9 +387,9 @@ static int net_get_string(const cJSON *o, const char *parent, const char *key, c
         _cleanup_free_ char *field = xasprintf("%s.%s", parent, key);
 
         if (!v)
-                return net_field_error(err, field, NULL, "is required");
+                return json_field_error(err, "invalid_vpc", field, NULL, "is required");
         if (!cJSON_IsString(v))
-                return net_field_error(err, field, v, "is not a string");
+                return json_field_error(err, "invalid_vpc", field, v, "is not a string");
         *ret = v->valuestring;
         *ret_v = v;
         return 0;
@@ -417,7 +404,7 @@ static int net_uplink_parse(const cJSON *u, struct net_uplink *ret, struct gc_er
         int r;
 
         if (!cJSON_IsObject(u))
-                return net_field_error(err, "vpc.uplink", u, "is not an object");
+                return json_field_error(err, "invalid_vpc", "vpc.uplink", u, "is not an object");
         r = net_only_keys(u, "vpc.uplink", keys, err);
         if (r < 0)
                 return r;
@@ -425,21 +412,21 @@ static int net_uplink_parse(const cJSON *u, struct net_uplink *ret, struct gc_er
         if (r < 0)
                 return r;
         if (!net_ipv4_parse(address, &a))
-                return net_field_error(err, "vpc.uplink.address", v, "is not an IPv4 address");
+                return json_field_error(err, "invalid_vpc", "vpc.uplink.address", v, "is not an IPv4 address");
         v = json_get(u, "prefix");
         if (!v)
-                return net_field_error(err, "vpc.uplink.prefix", NULL, "is required");
+                return json_field_error(err, "invalid_vpc", "vpc.uplink.prefix", NULL, "is required");
         if (json_get_int(u, "prefix", &prefix, NULL) < 0 || prefix < 1 || prefix > 32)
-                return net_field_error(err, "vpc.uplink.prefix", v, "is not an integer from 1 to 32");
+                return json_field_error(err, "invalid_vpc", "vpc.uplink.prefix", v, "is not an integer from 1 to 32");
         r = net_get_string(u, "vpc.uplink", "gateway", &gateway, &v, err);
         if (r < 0)
                 return r;
         if (!net_ipv4_parse(gateway, &g))
-                return net_field_error(err, "vpc.uplink.gateway", v, "is not an IPv4 address");
+                return json_field_error(err, "invalid_vpc", "vpc.uplink.gateway", v, "is not an IPv4 address");
         if (g == a)
-                return net_field_error(err, "vpc.uplink.gateway", v, "is the uplink address itself");
+                return json_field_error(err, "invalid_vpc", "vpc.uplink.gateway", v, "is the uplink address itself");
         if ((g & net_ipv4_mask(prefix)) != (a & net_ipv4_mask(prefix)))
-                return net_field_error(err, "vpc.uplink.gateway", v, "is not inside %s/%lld", address, (long long) prefix);
+                return json_field_error(err, "invalid_vpc", "vpc.uplink.gateway", v, "is not inside %s/%lld", address, (long long) prefix);
         net_ipv4_format(a, ret->address);
         ret->prefix = (unsigned) prefix;
         net_ipv4_format(g, ret->gateway);
@@ -470,16 +457,16 @@ int net_vpc_parse(const cJSON *j, struct net_vpc *ret, struct gc_error *err) {
         int family, r;
 
         if (!cJSON_IsObject(j))
-                return net_field_error(err, "vpc", j, "is not an object");
+                return json_field_error(err, "invalid_vpc", "vpc", j, "is not an object");
         r = net_only_keys(j, "vpc", keys, err);
         if (r < 0)
                 return r;
 
         v = json_get(j, "vni");
         if (!v)
-                return net_field_error(err, "vpc.vni", NULL, "is required");
+                return json_field_error(err, "invalid_vpc", "vpc.vni", NULL, "is required");
         if (json_get_int(j, "vni", &vni, NULL) < 0 || vni < NET_VNI_MIN || vni > NET_VNI_MAX)
-                return net_field_error(err, "vpc.vni", v, "is not an integer from %d to %d (a 24-bit VXLAN id)",
+                return json_field_error(err, "invalid_vpc", "vpc.vni", v, "is not an integer from %d to %d (a 24-bit VXLAN id)",
                                        NET_VNI_MIN, NET_VNI_MAX);
         vpc.vni = (uint32_t) vni;
 
@@ -489,14 +476,14 @@ int net_vpc_parse(const cJSON *j, struct net_vpc *ret, struct gc_error *err) {
         {
                 unsigned char a[16];
                 if (!net_inet_parse(s, &family, a, &len) || family != AF_INET)
-                        return net_field_error(err, "vpc.cidr", v, "is not an IPv4 prefix (address/length)");
+                        return json_field_error(err, "invalid_vpc", "vpc.cidr", v, "is not an IPv4 prefix (address/length)");
                 if (len < 1 || len > 30)
-                        return net_field_error(err, "vpc.cidr", v, "has a prefix length outside 1 to 30");
+                        return json_field_error(err, "invalid_vpc", "vpc.cidr", v, "has a prefix length outside 1 to 30");
                 net = ((uint32_t) a[0] << 24) | ((uint32_t) a[1] << 16) | ((uint32_t) a[2] << 8) | a[3];
                 if ((net & ~net_ipv4_mask(len)) != 0) {
                         char want[NET_ADDR_MAX];
                         net_ipv4_format(net & net_ipv4_mask(len), want);
-                        return net_field_error(err, "vpc.cidr", v, "has host bits set (the network is %s/%u)", want, len);
+                        return json_field_error(err, "invalid_vpc", "vpc.cidr", v, "has host bits set (the network is %s/%u)", want, len);
                 }
                 net_ipv4_format(net, vpc.network);
                 vpc.prefix = len;
@@ -506,11 +493,11 @@ int net_vpc_parse(const cJSON *j, struct net_vpc *ret, struct gc_error *err) {
         if (r < 0)
                 return r;
         if (!net_ipv4_parse(s, &gw))
-                return net_field_error(err, "vpc.gateway", v, "is not an IPv4 address");
+                return json_field_error(err, "invalid_vpc", "vpc.gateway", v, "is not an IPv4 address");
         if ((gw & net_ipv4_mask(len)) != net)
-                return net_field_error(err, "vpc.gateway", v, "is not inside %s/%u", vpc.network, len);
+                return json_field_error(err, "invalid_vpc", "vpc.gateway", v, "is not inside %s/%u", vpc.network, len);
         if (gw == net || gw == (net | ~net_ipv4_mask(len)))
-                return net_field_error(err, "vpc.gateway", v, "is the network or broadcast address of %s/%u",
+                return json_field_error(err, "invalid_vpc", "vpc.gateway", v, "is the network or broadcast address of %s/%u",
                                        vpc.network, len);
         net_ipv4_format(gw, vpc.gateway);
 
@@ -518,11 +505,11 @@ int net_vpc_parse(const cJSON *j, struct net_vpc *ret, struct gc_error *err) {
         if (r < 0)
                 return r;
         if (!net_mac_parse(s, vpc.gateway_mac))
-                return net_field_error(err, "vpc.gateway_mac", v, "is not a MAC address (six hex pairs with colons)");
+                return json_field_error(err, "invalid_vpc", "vpc.gateway_mac", v, "is not a MAC address (six hex pairs with colons)");
         if (vpc.gateway_mac[0] & 1)
-                return net_field_error(err, "vpc.gateway_mac", v, "is a multicast address");
+                return json_field_error(err, "invalid_vpc", "vpc.gateway_mac", v, "is a multicast address");
         if (!memcmp(vpc.gateway_mac, (const uint8_t[6]) {}, 6))
-                return net_field_error(err, "vpc.gateway_mac", v, "is all zero");
+                return json_field_error(err, "invalid_vpc", "vpc.gateway_mac", v, "is all zero");
 
         v = json_get(j, "peers");
         if (v && !cJSON_IsNull(v)) {
@@ -530,17 +517,17 @@ int net_vpc_parse(const cJSON *j, struct net_vpc *ret, struct gc_error *err) {
                 size_t i = 0, n = (size_t) cJSON_GetArraySize(v);
 
                 if (!cJSON_IsArray(v))
-                        return net_field_error(err, "vpc.peers", v, "is not an array");
+                        return json_field_error(err, "invalid_vpc", "vpc.peers", v, "is not an array");
                 if (n > NET_PEERS_MAX)
-                        return net_field_error(err, "vpc.peers", NULL, "has more than %d entries", NET_PEERS_MAX);
+                        return json_field_error(err, "invalid_vpc", "vpc.peers", NULL, "has more than %d entries", NET_PEERS_MAX);
                 vpc.peers = xcalloc(n ? n : 1, sizeof *vpc.peers);
                 cJSON_ArrayForEach(p, v) {
                         _cleanup_free_ char *field = xasprintf("vpc.peers[%zu]", i);
                         if (!cJSON_IsString(p) || !net_addr_canonical(p->valuestring, vpc.peers[i], NULL))
-                                return net_field_error(err, field, p, "is not an IP address");
+                                return json_field_error(err, "invalid_vpc", field, p, "is not an IP address");
                         for (size_t k = 0; k < i; k++)
                                 if (strcmp(vpc.peers[k], vpc.peers[i]) == 0)
-                                        return net_field_error(err, field, p, "is listed twice");
+                                        return json_field_error(err, "invalid_vpc", field, p, "is listed twice");
                         i++;
                 }
                 vpc.n_peers = i;
@@ -550,25 +537,25 @@ int net_vpc_parse(const cJSON *j, struct net_vpc *ret, struct gc_error *err) {
         if (v && !cJSON_IsNull(v)) {
                 int e = cJSON_IsString(v) ? net_egress_from_name(v->valuestring) : -EINVAL;
                 if (e < 0)
-                        return net_field_error(err, "vpc.egress", v, "is not one of none, egov, internet");
+                        return json_field_error(err, "invalid_vpc", "vpc.egress", v, "is not one of none, egov, internet");
                 vpc.egress = (enum net_egress) e;
         }
 
         v = json_get(j, "uplink");
         if (vpc.egress != NET_EGRESS_NONE) {
                 if (!v || cJSON_IsNull(v))
-                        return net_field_error(err, "vpc.uplink", NULL, "is required when egress is %s",
+                        return json_field_error(err, "invalid_vpc", "vpc.uplink", NULL, "is required when egress is %s",
                                                net_egress_name(vpc.egress));
                 r = net_uplink_parse(v, &vpc.uplink, err);
                 if (r < 0)
                         return r;
         } else if (v && !cJSON_IsNull(v))
-                return net_field_error(err, "vpc.uplink", v, "is only for an open egress (egress is none)");
+                return json_field_error(err, "invalid_vpc", "vpc.uplink", v, "is only for an open egress (egress is none)");
 
         v = json_get(j, "isolated");
         if (v && !cJSON_IsNull(v)) {
                 if (!cJSON_IsBool(v))
-                        return net_field_error(err, "vpc.isolated", v, "is not true or false");
+                        return json_field_error(err, "invalid_vpc", "vpc.isolated", v, "is not true or false");
                 vpc.isolated = cJSON_IsTrue(v);
         }
 

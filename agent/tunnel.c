@@ -232,19 +232,6 @@ static int tunnel_sockaddr(const char *addr, uint16_t port, struct sockaddr_stor
 
 /* ------------------------------------------------------------- the spec --- */
 
-static int tunnel_field_error(struct gc_error *err, const char *field, const cJSON *v, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
-static int tunnel_field_error(struct gc_error *err, const char *field, const cJSON *v, const char *fmt, ...) {
-        _cleanup_free_ char *brief = !v ? NULL : cJSON_IsString(v) ? xstrdup(v->valuestring) : json_value_brief(v);
-        char msg[256];
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof msg, fmt, ap);
-        va_end(ap);
-        gc_error_set(err, "invalid_tunnel", NULL, field, brief, "%s", msg);
-        return -EINVAL;
-}
 
 static int tunnel_spec_string(const cJSON *o, const char *field, const char *key, size_t max, const char **ret,
                               struct gc_error *err) {
@@ -252,11 +239,11 @@ static int tunnel_spec_string(const cJSON *o, const char *field, const char *key
         _cleanup_free_ char *f = xasprintf("%s.%s", field, key);
 
         if (!v)
-                return tunnel_field_error(err, f, NULL, "is required");
+                return json_field_error(err, "invalid_tunnel", f, NULL, "is required");
         if (!cJSON_IsString(v) || !v->valuestring[0])
-                return tunnel_field_error(err, f, v, "is not a non-empty string");
+                return json_field_error(err, "invalid_tunnel", f, v, "is not a non-empty string");
         if (strlen(v->valuestring) > max)
-                return tunnel_field_error(err, f, v, "is longer than %zu bytes", max);
+                return json_field_error(err, "invalid_tunnel", f, v, "is longer than %zu bytes", max);
         *ret = v->valuestring;
         return 0;
 }
@@ -268,9 +255,9 @@ static int tunnel_spec_int(const cJSON *o, const char *field, const char *key, i
         int64_t i;
 
         if (!v)
-                return tunnel_field_error(err, f, NULL, "is required");
+                return json_field_error(err, "invalid_tunnel", f, NULL, "is required");
         if (json_get_int(o, key, &i, NULL) < 0 || i < min || i > max)
-                return tunnel_field_error(err, f, v, "is not an integer from %lld to %lld", (long long) min,
+                return json_field_error(err, "invalid_tunnel", f, v, "is not an integer from %lld to %lld", (long long) min,
                                           (long long) max);
         *ret = i;
         return 0;
@@ -297,14 +284,14 @@ static int tunnel_spec_parse(const cJSON *spec, const char *field, struct tunnel
         int r;
 
         if (!cJSON_IsObject(spec))
-                return tunnel_field_error(err, field, spec, "is not an object");
+                return json_field_error(err, "invalid_tunnel", field, spec, "is not an object");
         r = tunnel_spec_int(spec, field, "id", 1, INT64_MAX / 2, &id, err);
         r = r < 0 ? r : tunnel_spec_string(spec, field, "listen", TUNNEL_ADDR_MAX - 1, &listen, err);
         if (r < 0)
                 return r;
         if (tunnel_sockaddr(listen, 0, &ss, &sl) < 0) {
                 _cleanup_free_ char *f = xasprintf("%s.listen", field);
-                return tunnel_field_error(err, f, json_get(spec, "listen"), "is not an IPv4 or IPv6 address");
+                return json_field_error(err, "invalid_tunnel", f, json_get(spec, "listen"), "is not an IPv4 or IPv6 address");
         }
         r = tunnel_spec_int(spec, field, "vni", NET_VNI_MIN, NET_VNI_MAX, &vni, err);
         r = r < 0 ? r : tunnel_spec_string(spec, field, "target", TUNNEL_ADDR_MAX - 1, &target, err);
@@ -312,7 +299,7 @@ static int tunnel_spec_parse(const cJSON *spec, const char *field, struct tunnel
                 return r;
         if (tunnel_sockaddr(target, 0, &ss, &sl) < 0) {
                 _cleanup_free_ char *f = xasprintf("%s.target", field);
-                return tunnel_field_error(err, f, json_get(spec, "target"), "is not an IPv4 or IPv6 address");
+                return json_field_error(err, "invalid_tunnel", f, json_get(spec, "target"), "is not an IPv4 or IPv6 address");
         }
         r = tunnel_spec_int(spec, field, "target_port", 1, 65535, &port, err);
         r = r < 0 ? r : tunnel_spec_int(spec, field, "deadline", 1, INT64_MAX / 2000, &deadline, err);
@@ -325,20 +312,20 @@ static int tunnel_spec_parse(const cJSON *spec, const char *field, struct tunnel
         if (!colon || crypto_hash_from_string(alg_name, &t->token_alg) < 0 ||
             tunnel_hex32(colon + 1, t->token_hash) < 0) {
                 _cleanup_free_ char *f = xasprintf("%s.token_hash", field);
-                return tunnel_field_error(err, f, json_get(spec, "token_hash"),
+                return json_field_error(err, "invalid_tunnel", f, json_get(spec, "token_hash"),
                                           "is not \"sm3:<64 hex digits>\" or \"sha256:<64 hex digits>\"");
         }
         const cJSON *op = json_get(spec, "operator");
         _cleanup_free_ char *opf = xasprintf("%s.operator", field);
         if (!cJSON_IsObject(op))
-                return tunnel_field_error(err, opf, op, op ? "is not an object" : "is required");
+                return json_field_error(err, "invalid_tunnel", opf, op, op ? "is not an object" : "is required");
         r = tunnel_spec_string(op, opf, "name", 256, &name, err);
         r = r < 0 ? r : tunnel_spec_string(op, opf, "certificate_sha256", 64, &sha, err);
         if (r < 0)
                 return r;
         if (tunnel_hex32(sha, t->operator_sha256) < 0) {
                 _cleanup_free_ char *f = xasprintf("%s.certificate_sha256", opf);
-                return tunnel_field_error(err, f, json_get(op, "certificate_sha256"),
+                return json_field_error(err, "invalid_tunnel", f, json_get(op, "certificate_sha256"),
                                           "is not the SHA-256 of a certificate (64 hex digits)");
         }
         r = tunnel_spec_string(spec, field, "approval", 512, &approval, err);

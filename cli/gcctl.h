@@ -8,6 +8,8 @@
  */
 #pragma once
 
+#include <sys/types.h>
+
 #include <stdbool.h>
 
 #include <cJSON.h>
@@ -62,6 +64,9 @@ char *gcctl_printable(const char *s);
  * place, so that it is either complete or not there; a device, a pipe or a
  * symbolic link is written through. Negative errno. */
 int gcctl_write_file(const char *path, const void *data, size_t len);
+/* The same with the mode a new file gets (before the umask): 0600 for a
+ * secret. */
+int gcctl_write_file_mode(const char *path, const void *data, size_t len, mode_t mode);
 
 /* Tables: text columns aligned by display width (CJK counts 2). */
 struct gcctl_table;

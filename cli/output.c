@@ -184,6 +184,10 @@ static int write_all(int fd, const char *p, size_t n) {
 }
 
 int gcctl_write_file(const char *path, const void *data, size_t len) {
+        return gcctl_write_file_mode(path, data, len, 0666);
+}
+
+int gcctl_write_file_mode(const char *path, const void *data, size_t len, mode_t mode) {
         _cleanup_free_ char *tmp = NULL;
         _cleanup_close_ int fd = -1;
         int r;
@@ -198,7 +202,7 @@ int gcctl_write_file(const char *path, const void *data, size_t len) {
         /* A device (-o /dev/null), a pipe or a symbolic link is written
          * through, not replaced. */
         if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-                fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0666);
+                fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, mode);
                 if (fd < 0)
                         return -errno;
                 r = write_all(fd, data, len);
@@ -218,7 +222,7 @@ int gcctl_write_file(const char *path, const void *data, size_t len) {
         /* mkostemp makes the file 0600; give it the mode a new file gets. */
         mode_t mask = umask(0);
         umask(mask);
-        if (r >= 0 && fchmod(fd, 0666 & ~mask) < 0)
+        if (r >= 0 && fchmod(fd, mode & ~mask) < 0)
                 r = -errno;
         if (r >= 0 && fsync(fd) < 0)
                 r = -errno;

@@ -215,57 +215,6 @@ static const struct option submit_options[] = {
         {}
 };
 
-static int write_all(int fd, const char *p, size_t n) {
-        while (n > 0) {
-                ssize_t k = write(fd, p, n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += k;
-                n -= (size_t) k;
-        }
-        return 0;
-}
-
-/* A secret to a file of mode 0600: a new or regular file is written under a
- * temporary name in its directory and renamed into place; anything else (a
- * pipe, /dev/stdout) is written through. */
-static int write_secret(const char *path, const char *text) {
-        _cleanup_free_ char *tmp = NULL;
-        _cleanup_close_ int fd = -1;
-        struct stat st;
-        int r;
-
-        if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-                fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
-                if (fd < 0)
-                        return -errno;
-                return write_all(fd, text, strlen(text));
-        }
-        tmp = xasprintf("%s.tmpXXXXXX", path);
-        fd = mkostemp(tmp, O_CLOEXEC);          /* mode 0600 */
-        if (fd < 0)
-                return -errno;
-        r = write_all(fd, text, strlen(text));
-        if (r >= 0 && fchmod(fd, 0600) < 0)
-                r = -errno;
-        if (r >= 0 && fsync(fd) < 0)
-                r = -errno;
-        if (r >= 0) {
-                int f = fd;
-                fd = -1;
-                if (close(f) < 0)
-                        r = -errno;
-        }
-        if (r >= 0 && rename(tmp, path) < 0)
-                r = -errno;
-        if (r < 0)
-                (void) unlink(tmp);
-        return r;
-}
-
 static int run_submit(int argc, char **argv) {
         _cleanup_(remote_done) struct remote rm = { .verb = "gcctl tunnel submit" };
         struct tunnel_args a = { .verb = rm.verb };
@@ -321,7 +270,7 @@ static int run_submit(int argc, char **argv) {
         /* The token first: it is shown once, so it must land somewhere. */
         if (a.token_out && cJSON_IsString(token)) {
                 _cleanup_free_ char *line = xasprintf("%s\n", token->valuestring);
-                r = write_secret(a.token_out, line);
+                r = gcctl_write_file_mode(a.token_out, line, strlen(line), 0600);
                 if (r < 0) {
                         fprintf(stderr, "%s: --token-out %s: %s; tunnel %s's token, shown only this once: %s\n",
                                 rm.verb, a.token_out, strerror(-r), id, token->valuestring);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -372,4 +373,18 @@ const cJSON *json_path_get(const cJSON *root, const char *path) {
                         return NULL;
         }
         return v;
+}
+
+int json_field_error(struct gc_error *err, const char *code, const char *field, const cJSON *v, const char *fmt, ...) {
+        /* A string as it is (gc_error_format quotes it), anything else in brief. */
+        char *brief = !v ? NULL : cJSON_IsString(v) ? strdup(v->valuestring) : json_value_brief(v);
+        char msg[256];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        gc_error_set(err, code, NULL, field, brief, "%s", msg);
+        free(brief);
+        return -EINVAL;
 }

@@ -32,6 +32,10 @@ const cJSON *json_path_get(const cJSON *root, const char *path);
 
 /* A short rendering of a value for an error message. */
 char *json_value_brief(const cJSON *v);
+/* A refusal of one field of a document: err gets code, field, the value (a
+ * string as it is, anything else in brief) and the message; -EINVAL. */
+int json_field_error(struct gc_error *err, const char *code, const char *field, const cJSON *v, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
 
 /* Typed getters. Missing keys give -ENOENT; wrong types -EINVAL with err. */
 const cJSON *json_get(const cJSON *obj, const char *key);
