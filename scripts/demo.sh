@@ -33,7 +33,7 @@ pids=()
 if why=$(nl_usable); then netns=1; else netns=0; fi
 in_orch=()      # the prefix that runs a command where the orchestrator is
 cleanup() {
-        for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+        for p in "${pids[@]}" ${NL_PIDS[@]+"${NL_PIDS[@]}"}; do kill "$p" 2>/dev/null || true; done
         wait 2>/dev/null || true
         [ "$netns" = 1 ] && nl_cleanup
         if [ "${GC_DEMO_KEEP:-0}" = 1 ]; then echo "demo files kept in $work"; else rm -rf "$work"; fi

@@ -17,6 +17,9 @@ packages=(
         libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils tini
         # the system suite: VPCs between hosts in network namespaces (nft, ip, bridge, ping)
         nftables iproute2 iputils-ping
+        # the system suite: operations tunnels carry a real ssh session and raw bytes
+        # (sshd runs only inside the test's namespaces, on its own configuration)
+        openssh-server openssh-client socat
         # printable sheets rendered to PDF and PNG in the tests (Chinese fonts, pdftotext)
         chromium poppler-utils fonts-noto-cjk
 )
@@ -40,5 +43,17 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# No service is started by a package's scripts (openssh-server would start
+# the machine's own sshd): a policy-rc.d that denies every start, for the
+# time of the install, unless the machine already has one.
+policy=/usr/sbin/policy-rc.d
+own_policy=
+if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod 755 "$policy"
+        own_policy=1
+        trap 'rm -f "$policy"' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+[ -z "$own_policy" ] || rm -f "$policy"

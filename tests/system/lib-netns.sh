@@ -175,10 +175,10 @@ nl_guest_ns() { echo "$NL_RUN-g-$1"; }
 # nl_underlay_ns_add NAME ADDR/LEN: a namespace $NL_RUN-NAME on the underlay
 # bridge with ADDR/LEN on its ul0 (say an orchestrator the hosts reach at
 # 192.0.2.100), default route via the underlay's router. Prints its name.
+# The bridge's port is named after NAME (u + its first 14 characters), not
+# counted: callers take the name with $(...), a subshell.
 nl_underlay_ns_add() {
-	local ns=$NL_RUN-$1 port
-	_NL_PORTS=$((_NL_PORTS + 1))
-	port=u$_NL_PORTS
+	local ns=$NL_RUN-$1 port=u${1:0:14}
 	_nl_ns_add "$ns" || return 1
 	ip -n "$ns" link add ul0 type veth peer name "$port" netns "$NL_UL" || return 1
 	ip -n "$NL_UL" link set "$port" master br0 up || return 1
