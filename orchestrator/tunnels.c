@@ -87,6 +87,14 @@ static cJSON *tunnel_shape(cJSON *row) {
         return t;
 }
 
+/* A tunnel not closed whose deadline passed: its host has cut it, or will
+ * when it runs again, and has not reported yet. */
+static void mark_past_deadline(struct orch *o, cJSON *t) {
+        const char *state = str_at(t, "state");
+        bool live = state && (strcmp(state, "opening") == 0 || strcmp(state, "open") == 0 || strcmp(state, "in_session") == 0);
+        cJSON_AddBoolToObject(t, "past_deadline", live && int_at(t, "deadline_unix", 0) <= orch_now(o));
+}
+
 /* Who may see a tunnel: the provider and the authority all; the approval
  * system its own; a tenant its unit's; an operator the ones naming its
  * certificate. As SQL over TUNNEL_FROM, with its two arguments. */
@@ -121,6 +129,7 @@ static int tunnel_view(struct api_call *c, int64_t id, bool check_visible, cJSON
         if (r < 0)
                 return r;
         *ret = tunnel_shape(row);
+        mark_past_deadline(c->o, *ret);
         return 0;
 }
 
@@ -142,8 +151,11 @@ void get_tunnels(struct api_call *c) {
                 return api_fail_store(c, r);
         cJSON *list = cJSON_CreateArray();
         cJSON *row;
-        while ((row = cJSON_DetachItemFromArray(rows, 0)))
-                cJSON_AddItemToArray(list, tunnel_shape(row));
+        while ((row = cJSON_DetachItemFromArray(rows, 0))) {
+                cJSON *t = tunnel_shape(row);
+                mark_past_deadline(c->o, t);
+                cJSON_AddItemToArray(list, t);
+        }
         cJSON *doc = cJSON_CreateObject();
         cJSON_AddItemToObject(doc, "tunnels", list);
         api_reply(c, 200, doc);
@@ -619,21 +631,19 @@ done:
 
 void post_tunnel_close(struct api_call *c) {
         struct orch *o = c->o;
-        _cleanup_free_ char *state = NULL, *host = NULL, *approval = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *row = NULL;
         int r = store_begin(o->store);
         if (r >= 0)
-                r = store_query_text(o->store, "SELECT state FROM tunnels WHERE id = ?", STORE_ARGS(STORE_INT(c->id)), &state);
+                r = store_query_json_one(o->store,
+                                         "SELECT state, host, approval_system || '/' || approval_id AS approval FROM tunnels WHERE id = ?",
+                                         STORE_ARGS(STORE_INT(c->id)), &row);
         if (r == -ENOENT) {
                 store_rollback(o->store);
                 return api_error(c, 404, "not_found", "no such tunnel");
         }
-        if (r >= 0)
-                r = store_query_text(o->store, "SELECT host FROM tunnels WHERE id = ?", STORE_ARGS(STORE_INT(c->id)), &host);
-        if (r >= 0)
-                r = store_query_text(o->store, "SELECT approval_system || '/' || approval_id FROM tunnels WHERE id = ?",
-                                     STORE_ARGS(STORE_INT(c->id)), &approval);
         if (r < 0)
                 return api_fail_store(c, r);
+        const char *state = str_at(row, "state"), *host = str_at(row, "host"), *approval = str_at(row, "approval");
         if (strcmp(state, "closed") == 0 || strcmp(state, "failed") == 0) {
                 store_rollback(o->store);
                 struct gc_error err = {};

@@ -20,6 +20,7 @@
 #   4. the host listens on its operations address (tunnel.listening);
 #      gcctl with a wrong token and with another operator's certificate is
 #      refused (exit 3, the code named), each refusal an audit record
+#      (and, two hours on on the test clock, that it is past its deadline)
 #   5. the provider cuts it: tunnel.close_ordered, the agent closes the
 #      listener and records the close (revoked) with the session record's
 #      fields; nothing listens any more; closing again is refused
@@ -38,6 +39,7 @@ VM=市xx局协同办公OA应用服务器1
 
 make_pki --unit 市xx局 --unit 市yy局 --host host-a --operator 张三 --operator 李四 --server-name 127.0.0.1
 write_config '' '{"tunnels": {"max_minutes": 60, "long_lived_max_minutes": 120}}'
+ORCH_ARGS=(--unsafe-test-clock)
 orch_start
 
 dbq() {
@@ -234,7 +236,12 @@ refusals_recorded() {
 }
 check "4. each refusal is one tunnel.connection_refused record (R-OP2) with its reason" poll 30 refusals_recorded
 api provider GET "/v1/tunnels/$TID"
-is "4. the tunnel counts 2 refusals and is still open" "$(jget "$BODY" '[d["tunnel"]["refusals"], d["tunnel"]["state"]]')" '[2, "open"]'
+is "4. the tunnel counts 2 refusals and is still open, its deadline ahead" "$(jget "$BODY" '[d["tunnel"]["refusals"], d["tunnel"]["state"], d["tunnel"]["past_deadline"]]')" '[2, "open", false]'
+
+run_gcctl authority "$T/clock.out" clock advance 2h
+api provider GET "/v1/tunnels/$TID"
+is "4. two hours later on the orchestrator's clock, the open tunnel shows it is past its deadline" \
+	"$(jget "$BODY" '[d["tunnel"]["state"], d["tunnel"]["past_deadline"]]')" '["open", true]'
 
 # ------------------------------------------------------ 5. the cut ----
 
