@@ -89,6 +89,9 @@ struct remote;
 int gcctl_request_load(const struct remote *rm, const char *path, char **ret_data, size_t *ret_len,
                        cJSON **ret_doc);
 int gcctl_request_sign(const struct remote *rm, cJSON *doc, const char *key_path);
+/* What a submit sends: FILE loaded, signed with key_path when given, else
+ * refused without approval.signature; *ret_body malloc()ed. */
+int gcctl_request_body(const struct remote *rm, const char *path, const char *key_path, char **ret_body, size_t *ret_len);
 extern const struct gcctl_verb gcctl_system_verbs[];
 /* The system verbs of its VPC (cli/network.c). */
 extern const char gcctl_network_usage[], gcctl_egress_usage[], gcctl_isolate_usage[], gcctl_restore_usage[];

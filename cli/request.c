@@ -90,6 +90,31 @@ int gcctl_request_sign(const struct remote *rm, cJSON *doc, const char *key_path
         return GCCTL_EXIT_OK;
 }
 
+int gcctl_request_body(const struct remote *rm, const char *path, const char *key_path, char **ret_body, size_t *ret_len) {
+        _cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+        _cleanup_free_ char *data = NULL;
+        size_t len = 0;
+        int ex = gcctl_request_load(rm, path, &data, &len, &doc);
+        if (ex != GCCTL_EXIT_OK)
+                return ex;
+        if (key_path) {
+                ex = gcctl_request_sign(rm, doc, key_path);
+                if (ex != GCCTL_EXIT_OK)
+                        return ex;
+                free(data);
+                data = cJSON_PrintUnformatted(doc);
+                if (!data)
+                        abort();
+                len = strlen(data);
+        } else if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "approval"),
+                                                                    "signature")))
+                return remote_fail(rm, "%s: approval.signature is missing: sign it with --sign KEY.pem "
+                                   "or `gcctl request sign`", path);
+        *ret_body = TAKE_PTR(data);
+        *ret_len = len;
+        return GCCTL_EXIT_OK;
+}
+
 /* --- sign --- */
 
 static const char sign_usage[] =
@@ -224,10 +249,9 @@ static const struct remote_column vm_name_columns[] = {
 static int run_submit(int argc, char **argv) {
         _cleanup_(remote_done) struct remote rm = { .verb = "gcctl request submit" };
         struct request_args a = {};
-        _cleanup_(cJSON_Deletep) cJSON *doc = NULL, *answer = NULL;
-        _cleanup_free_ char *data = NULL, *compact = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *answer = NULL;
+        _cleanup_free_ char *body = NULL;
         const cJSON *request, *system, *vms, *existing;
-        const char *body;
         size_t len = 0;
         long status = 0;
         int ex, i;
@@ -239,25 +263,9 @@ static int run_submit(int argc, char **argv) {
         if (ex != GCCTL_EXIT_OK)
                 return ex;
 
-        ex = gcctl_request_load(&rm, argv[i], &data, &len, &doc);
+        ex = gcctl_request_body(&rm, argv[i], a.key, &body, &len);
         if (ex != GCCTL_EXIT_OK)
                 return ex;
-        if (a.key) {
-                ex = gcctl_request_sign(&rm, doc, a.key);
-                if (ex != GCCTL_EXIT_OK)
-                        return ex;
-                compact = cJSON_PrintUnformatted(doc);
-                if (!compact)
-                        abort();
-                body = compact;
-                len = strlen(compact);
-        } else {
-                const cJSON *approval = cJSON_GetObjectItemCaseSensitive(doc, "approval");
-                if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(approval, "signature")))
-                        return remote_fail(&rm, "%s: approval.signature is missing: sign it with --sign KEY.pem "
-                                           "or `gcctl request sign`", argv[i]);
-                body = data;
-        }
 
         ex = remote_call(&rm, "POST", "/v1/requests", body, len, &status, &answer);
         if (ex != GCCTL_EXIT_OK)

@@ -218,10 +218,9 @@ static const struct option submit_options[] = {
 static int run_submit(int argc, char **argv) {
         _cleanup_(remote_done) struct remote rm = { .verb = "gcctl tunnel submit" };
         struct tunnel_args a = { .verb = rm.verb };
-        _cleanup_(cJSON_Deletep) cJSON *doc = NULL, *answer = NULL;
-        _cleanup_free_ char *data = NULL, *compact = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *answer = NULL;
+        _cleanup_free_ char *body = NULL;
         const cJSON *tunnel, *token;
-        const char *body;
         bool existing;
         size_t len = 0;
         long status = 0;
@@ -234,24 +233,9 @@ static int run_submit(int argc, char **argv) {
         if (ex != GCCTL_EXIT_OK)
                 return ex;
 
-        ex = gcctl_request_load(&rm, argv[i], &data, &len, &doc);
+        ex = gcctl_request_body(&rm, argv[i], a.sign, &body, &len);
         if (ex != GCCTL_EXIT_OK)
                 return ex;
-        if (a.sign) {
-                ex = gcctl_request_sign(&rm, doc, a.sign);
-                if (ex != GCCTL_EXIT_OK)
-                        return ex;
-                compact = cJSON_PrintUnformatted(doc);
-                if (!compact)
-                        abort();
-                body = compact;
-                len = strlen(compact);
-        } else {
-                if (!cJSON_IsString(json_get(json_get(doc, "approval"), "signature")))
-                        return remote_fail(&rm, "%s: approval.signature is missing: sign it with --sign KEY.pem "
-                                           "or `gcctl request sign`", argv[i]);
-                body = data;
-        }
 
         ex = remote_call(&rm, "POST", "/v1/tunnels", body, len, &status, &answer);
         if (ex != GCCTL_EXIT_OK)
