@@ -113,8 +113,8 @@
 #include <openssl/evp.h>
 
 #include "gc/error.h"
+#include "wipecert.h"         /* signing and verifying the certificate */
 
-#define WIPE_CERTIFICATE_FORMAT "gc-wipe-certificate/1"
 #define WIPE_CHUNK (4u * 1024 * 1024)
 #define WIPE_ALIGN 4096u
 #define WIPE_CHECKPOINT_DEFAULT (256ull * 1024 * 1024)
@@ -196,12 +196,3 @@ void wipe_result_done(struct wipe_result *r);
 /* The payload offset of a qemu LUKS (v1) header in its first 592 bytes:
  * where the data begins, in bytes. -EINVAL if it is not a LUKS header. */
 int wipe_luks_payload_offset(const uint8_t *header, size_t len, uint64_t *ret);
-
-/* The canonical bytes a signature covers: the certificate without "signature". */
-int wipe_certificate_signed_bytes(const cJSON *cert, char **ret, size_t *ret_len, struct gc_error *err);
-/* Sign with key (SM2 or Ed25519), replacing a signature that is there. */
-int wipe_certificate_sign(cJSON *cert, EVP_PKEY *key, struct gc_error *err);
-/* 0 valid; -EBADMSG when the signature or its fingerprint does not match
- * key (the host key the caller trusts) or any signed field was changed;
- * -EINVAL with err when the certificate is malformed. */
-int wipe_certificate_verify(const cJSON *cert, EVP_PKEY *key, struct gc_error *err);
