@@ -99,6 +99,15 @@ int gcctl_run_network(int argc, char **argv);
 int gcctl_run_egress(int argc, char **argv);
 int gcctl_run_isolate(int argc, char **argv);
 int gcctl_run_restore(int argc, char **argv);
+/* The system verbs of its exit (cli/exit.c, R-EX1..R-EX3). */
+extern const char gcctl_exit_usage[], gcctl_statement_usage[], gcctl_order_usage[], gcctl_reclaim_usage[];
+int gcctl_run_exit(int argc, char **argv);
+int gcctl_run_statement(int argc, char **argv);
+int gcctl_run_order(int argc, char **argv);
+int gcctl_run_reclaim(int argc, char **argv);
+/* The exit's block of gcctl system show / exit. */
+struct cJSON;
+void gcctl_print_exit(const struct cJSON *exit);
 extern const struct gcctl_verb gcctl_unit_verbs[];
 extern const struct gcctl_verb gcctl_key_verbs[];
 extern const struct gcctl_verb gcctl_host_verbs[];

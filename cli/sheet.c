@@ -354,6 +354,46 @@ static void print_golive_vms(const cJSON *vms) {
         remote_print_table(rows, golive_vm_columns, ELEMENTSOF(golive_vm_columns));
 }
 
+/* R-LC5: why the system left, and every resource released with the
+ * certificate of each volume's wipe (R-EX3). */
+static void print_exit(const cJSON *exit, const cJSON *released) {
+        const cJSON *vm, *vol, *st = json_get(exit, "statement"), *order = json_get(exit, "order"), *net;
+        _cleanup_free_ char *ground = remote_render(json_get(exit, "ground"));
+        _cleanup_free_ char *initiator = remote_render(json_get(exit, "initiator"));
+
+        printf("exit: initiated by the %s, ground %s\n", initiator, ground);
+        if (cJSON_IsTrue(json_get(st, "signed"))) {
+                _cleanup_free_ char *at = remote_render(json_get(st, "signed_at")), *who = remote_render(json_get(st, "holder"));
+                printf("tenant's statement (data migrated and backed up, R-EX2): signed %s by %s\n", at, who);
+        }
+        if (cJSON_IsObject(order)) {
+                _cleanup_free_ char *g = remote_render(json_get(order, "ground")), *t = remote_render(json_get(order, "time"));
+                printf("authority's order (R-EX1): %s, %s\n", g, t);
+        }
+        printf("\nReleased VMs and their volumes' certificates of sanitization (R-EX3):\n");
+        cJSON_ArrayForEach(vm, json_get(released, "vms")) {
+                _cleanup_free_ char *name = remote_render(json_get(vm, "name")), *host = remote_render(json_get(vm, "host"));
+                _cleanup_free_ char *res = render_resources(json_get(vm, "allocation"));
+                printf("  %s on %s: %s\n", name, host, res);
+                cJSON_ArrayForEach(vol, json_get(vm, "volumes")) {
+                        const cJSON *cert = json_get(vol, "certificate");
+                        _cleanup_free_ char *disk = remote_render(json_get(vol, "disk")), *path = remote_render(json_get(vol, "path"));
+                        _cleanup_free_ char *method = remote_render(json_get(vol, "method"));
+                        _cleanup_free_ char *cat = remote_render(json_get(vol, "category"));
+                        _cleanup_free_ char *ver = remote_render(json_get(vol, "verification"));
+                        _cleanup_free_ char *res2 = remote_render(json_get(vol, "result"));
+                        _cleanup_free_ char *fp = remote_render(json_get(json_get(cert, "signature"), "fingerprint"));
+                        printf("    %s %s: %s (%s), verification %s: %s; signed by host key %s\n", disk, path, method, cat, ver,
+                               res2, fp);
+                }
+        }
+        if (cJSON_IsObject(net = json_get(released, "network"))) {
+                _cleanup_free_ char *vni = remote_render(json_get(net, "vni")), *cidr = remote_render(json_get(net, "cidr"));
+                _cleanup_free_ char *addrs = remote_render(json_get(net, "addresses"));
+                printf("network released: VXLAN %s, %s, addresses %s\n", vni, cidr, addrs);
+        }
+}
+
 static void print_document(const cJSON *sheet, const cJSON *doc) {
         const char *kind = str_at(doc, "kind") ?: str_at(sheet, "kind");
         const char *title = sheet_kind_title(kind);
@@ -418,6 +458,9 @@ static void print_document(const cJSON *sheet, const cJSON *doc) {
                 _cleanup_free_ char *b = render_resources(v), *n = remote_render(json_get(v, "vms"));
                 printf("totals after: %s VMs, %s\n", n, b);
         }
+
+        if (cJSON_IsObject(v = json_get(doc, "exit")))
+                print_exit(v, json_get(doc, "released"));
 
         printf("\nSignatures:\n");
         remote_print_table(json_get(sheet, "signatures"), signature_columns, ELEMENTSOF(signature_columns));

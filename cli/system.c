@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* gcctl system list | show | register | agreement | admission | extend-trial
- * (network, egress, isolate, restore: network.c) */
+ * (network, egress, isolate, restore: network.c; exit, exit-statement,
+ * reclaim-order, reclaim: exit.c) */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -99,7 +100,7 @@ static int system_handle(int opt, const char *arg, void *userdata) {
 
 /* Print the {"system": {...}} of an answer. */
 static int print_system(const struct remote *rm, const cJSON *answer) {
-        static const char *const skip[] = { "vms", "transitions", NULL };
+        static const char *const skip[] = { "vms", "transitions", "exit", NULL };
         const cJSON *system;
         int ex;
 
@@ -263,6 +264,10 @@ static int run_show(int argc, char **argv) {
         if (cJSON_IsArray(transitions)) {
                 printf("\nTransitions:\n");
                 remote_print_table(transitions, transition_columns, ELEMENTSOF(transition_columns));
+        }
+        if (cJSON_IsObject(json_get(system, "exit"))) {
+                printf("\n");
+                gcctl_print_exit(json_get(system, "exit"));
         }
         return fflush(stdout) == 0 ? GCCTL_EXIT_OK : GCCTL_EXIT_FAIL;
 }
@@ -580,5 +585,10 @@ const struct gcctl_verb gcctl_system_verbs[] = {
         { "restore", "lift the isolation (R-SC3)", gcctl_restore_usage, gcctl_run_restore, NULL },
         { "extend-trial", "extend the trial with the authority's consent (R-LC2)", extend_trial_usage,
           run_extend_trial, NULL },
+        { "exit", "the exit: statement, order, reclaim step, wipe progress (R-EX1..R-EX3)", gcctl_exit_usage, gcctl_run_exit, NULL },
+        { "exit-statement", "the tenant signs that its data is migrated and backed up (R-EX2)", gcctl_statement_usage,
+          gcctl_run_statement, NULL },
+        { "reclaim-order", "the authority orders the reclaim on an R-EX1 ground", gcctl_order_usage, gcctl_run_order, NULL },
+        { "reclaim", "the provider has the reclaim go on, or retry its step (R-EX3)", gcctl_reclaim_usage, gcctl_run_reclaim, NULL },
         {}
 };

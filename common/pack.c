@@ -326,6 +326,13 @@ static void load_sections(struct pack *p, const cJSON *doc, struct schema_issues
         s = sect(doc, "exit");          /* R-EX1..R-EX3 */
         const cJSON *wipe = sect(s, "wipe");
         const char *method = opt_str(wipe, "method");
+        const cJSON *grounds = cJSON_GetObjectItemCaseSensitive(s, "reclaim_grounds"), *g;
+        p->exit.reclaim_grounds_listed = cJSON_IsArray(grounds);
+        cJSON_ArrayForEach(g, cJSON_IsArray(grounds) ? grounds : NULL) {
+                int k = pack_reclaim_ground_from_string(cJSON_GetStringValue(g));
+                if (k >= 0)
+                        p->exit.reclaim_grounds |= 1u << k;
+        }
         p->exit.migration_grace_days = opt_long(s, "migration_grace_days");
         p->exit.tenant_statement_required = opt_switch(s, "tenant_statement_required");
         p->exit.authority_may_order_wipe = opt_switch(s, "authority_may_order_wipe") == PACK_YES;
@@ -403,4 +410,20 @@ void pack_free(struct pack *p) {
         free(p->workdays);
         cJSON_Delete(p->doc);
         free(p);
+}
+
+int pack_reclaim_ground_from_string(const char *s) {
+        static const char *const names[_PACK_GROUND_MAX] = {
+                [PACK_GROUND_MISUSE] = "misuse",
+                [PACK_GROUND_PIGGYBACK] = "piggyback",
+                [PACK_GROUND_NO_LONGER_NEEDED] = "no_longer_needed",
+                [PACK_GROUND_CONSOLIDATION] = "consolidation",
+                [PACK_GROUND_UNFIXABLE_RISK] = "unfixable_risk",
+                [PACK_GROUND_NONCOMPLIANCE] = "noncompliance",
+                [PACK_GROUND_LOW_UTILIZATION] = "low_utilization",
+        };
+        for (int i = 0; s && i < _PACK_GROUND_MAX; i++)
+                if (strcmp(names[i], s) == 0)
+                        return i;
+        return -1;
 }

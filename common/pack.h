@@ -39,6 +39,20 @@ enum pack_agreement {
         PACK_AGREEMENT_BEFORE_GOLIVE,
 };
 
+/* R-EX1, in the schema's order. */
+enum pack_reclaim_ground {
+        PACK_GROUND_MISUSE,
+        PACK_GROUND_PIGGYBACK,
+        PACK_GROUND_NO_LONGER_NEEDED,
+        PACK_GROUND_CONSOLIDATION,
+        PACK_GROUND_UNFIXABLE_RISK,
+        PACK_GROUND_NONCOMPLIANCE,
+        PACK_GROUND_LOW_UTILIZATION,
+        _PACK_GROUND_MAX,
+};
+/* "misuse" -> PACK_GROUND_MISUSE; -1 if none. */
+int pack_reclaim_ground_from_string(const char *s);
+
 enum pack_wipe_method {
         PACK_WIPE_DEFAULT,                      /* null: the orchestrator's configured default */
         PACK_WIPE_ZERO,
@@ -81,6 +95,11 @@ struct pack {
         } remote_ops;
 
         struct {
+                /* R-EX1: the grounds the authority may reclaim on, a bit per
+                 * pack_reclaim_ground; reclaim_grounds_listed false (null):
+                 * none, only the tenant's own exit. */
+                unsigned reclaim_grounds;
+                bool reclaim_grounds_listed;
                 long migration_grace_days;                      /* R-EX2; -1 = none */
                 enum pack_switch tenant_statement_required;     /* R-EX2 */
                 bool authority_may_order_wipe;                  /* R-EX3; null = false */

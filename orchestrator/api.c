@@ -28,6 +28,7 @@
 #include "naming.h"
 #include "orch.h"
 #include "schemas.h"
+#include "reclaim.h"
 #include "sheets.h"
 #include "tunnels.h"
 #include "chain.h"
@@ -77,6 +78,10 @@ const struct api_route api_routes[] = {
         { "PUT", "/v1/systems/{id}/egress", ROLE_PROVIDER, "registration.json#/$defs/egress", put_egress, "vpc.egress" },
         { "POST", "/v1/systems/{id}/isolate", ROLE_PROVIDER | ROLE_AUTHORITY, "registration.json#/$defs/switch", post_isolate, "vpc.isolated" },
         { "POST", "/v1/systems/{id}/restore", ROLE_PROVIDER | ROLE_AUTHORITY, "registration.json#/$defs/switch", post_restore, "vpc.restored" },
+        { "GET", "/v1/systems/{id}/exit", R_READ | ROLE_TENANT, NULL, get_exit, NULL },
+        { "POST", "/v1/systems/{id}/exit-statement", ROLE_TENANT, "registration.json#/$defs/exit_statement", post_exit_statement, "exit" },
+        { "POST", "/v1/systems/{id}/reclaim-order", ROLE_AUTHORITY, "registration.json#/$defs/reclaim_order", post_reclaim_order, "exit" },
+        { "POST", "/v1/systems/{id}/reclaim", ROLE_PROVIDER, "registration.json#/$defs/reclaim_resume", post_reclaim, "reclaim" },
         { "GET", "/v1/approval-systems", R_READ, NULL, get_approval_systems, NULL },
         { "POST", "/v1/approval-systems", ROLE_AUTHORITY, "registration.json#/$defs/approval_system", post_approval_systems, "approval_system" },
         { "GET", "/v1/keys", R_READ | ROLE_TENANT, NULL, get_keys, NULL },
@@ -114,6 +119,7 @@ const struct api_route api_routes[] = {
         { "POST", "/v1/agent/results", ROLE_HOST, "agent.json#/$defs/results", agent_results, "agent_results" },
         { "POST", "/v1/agent/inventory", ROLE_HOST, "agent.json#/$defs/inventory", agent_inventory, "agent_inventory" },
         { "POST", "/v1/agent/tunnel-events", ROLE_HOST, "agent.json#/$defs/tunnel_events", agent_tunnel_events, "agent_tunnel_events" },
+        { "POST", "/v1/agent/wipe-progress", ROLE_HOST, "agent.json#/$defs/wipe_progress", agent_wipe_progress, "agent_wipe_progress" },
         /* Only with --unsafe-test-clock; 404 otherwise. */
         { "POST", "/v1/test/clock", ROLE_AUTHORITY, "agent.json#/$defs/clock", post_test_clock, "clock" },
 };
@@ -593,6 +599,12 @@ cJSON *api_system_detail(struct orch *o, int64_t id) {
         if (vpc_describe(o, id, &vpc) >= 0) {
                 cJSON_DeleteItemFromObjectCaseSensitive(vpc, "vms");
                 cJSON_AddItemToObject(sys, "network", vpc);
+        }
+        cJSON *exit = NULL;
+        if (reclaim_describe(o, id, &exit) >= 0) {
+                cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(exit, "statement"), "document");
+                cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(exit, "statement"), "canonical");
+                cJSON_AddItemToObject(sys, "exit", exit);
         }
         return sys;
 }

@@ -280,6 +280,9 @@ int config_load(const char *path, struct config **ret, struct gc_error *err) {
         const cJSON *tunnels = cJSON_GetObjectItemCaseSensitive(doc, "tunnels");
         c->tunnel_max_minutes = integer(tunnels, "max_minutes", 240);
         c->tunnel_long_lived_max_minutes = integer(tunnels, "long_lived_max_minutes", 10080);
+        const cJSON *reclaim = cJSON_GetObjectItemCaseSensitive(doc, "reclaim");
+        c->wipe_method = xstrdup(str(reclaim, "wipe_method") ?: "zero");
+        c->wipe_sample_blocks = integer(reclaim, "sample_blocks", 4096);
         const cJSON *audit = cJSON_GetObjectItemCaseSensitive(doc, "audit");
         c->checkpoint_interval = integer(audit, "checkpoint_interval_seconds", 3600);
         c->prune_interval = integer(audit, "prune_interval_seconds", 86400);
@@ -313,6 +316,7 @@ void config_free(struct config *c) {
         free(c->policy_dir);
         free(c->provider_name);
         free(c->authority_name);
+        free(c->wipe_method);
         free(c->archive_dir);
         for (size_t i = 0; i < c->n_pools; i++) {
                 free(c->pools[i].name);

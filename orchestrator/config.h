@@ -84,6 +84,8 @@ struct config {
 
         int64_t tunnel_max_minutes;             /* R-OP1: where the pack sets none */
         int64_t tunnel_long_lived_max_minutes;  /* R-OP2: with the security authority's approval */
+        char *wipe_method;                      /* R-EX3: where the pack names none ("zero") */
+        int64_t wipe_sample_blocks;             /* blocks read back where the pack says "sampled" */
 
         int64_t notify_retry_initial_ms;
         int64_t notify_retry_max_ms;

@@ -24,6 +24,7 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "orch.h"
+#include "reclaim.h"
 #include "sheets.h"
 #include "trial.h"
 #include "tunnels.h"
@@ -192,21 +193,30 @@ int dispatch_resize(struct orch *o, int64_t vm_id, int64_t request_id, long vcpu
 }
 
 int dispatch_enqueue(struct orch *o, int64_t vm_id, int64_t request_id, const char *kind) {
+        return dispatch_enqueue_payload(o, vm_id, request_id, kind, NULL);
+}
+
+int dispatch_enqueue_payload(struct orch *o, int64_t vm_id, int64_t request_id, const char *kind, const char *payload_text) {
         struct vm_row v = {};
         int r = vm_load(o, vm_id, &v);
         if (r < 0) {
                 vm_row_done(&v);
                 return r;
         }
-        cJSON *payload;
-        if (strcmp(kind, "vm.delete") == 0) {
-                payload = cJSON_CreateObject();
-                cJSON_AddStringToObject(payload, "uuid", v.uuid);
-                cJSON_AddStringToObject(payload, "title", v.name);
-        } else
-                payload = vm_spec(o, &v);
-        _cleanup_free_ char *text = cJSON_PrintUnformatted(payload);
-        cJSON_Delete(payload);
+        _cleanup_free_ char *text = NULL;
+        if (payload_text)
+                text = xstrdup(payload_text);
+        else {
+                cJSON *payload;
+                if (strcmp(kind, "vm.delete") == 0 || strcmp(kind, "vm.stop") == 0) {
+                        payload = cJSON_CreateObject();
+                        cJSON_AddStringToObject(payload, "uuid", v.uuid);
+                        cJSON_AddStringToObject(payload, "title", v.name);
+                } else
+                        payload = vm_spec(o, &v);
+                text = cJSON_PrintUnformatted(payload);
+                cJSON_Delete(payload);
+        }
         r = store_exec(o->store,
                        "INSERT INTO jobs (host, vm_id, request_id, kind, payload, state, created) VALUES (?, ?, ?, ?, ?, 'queued', ?)",
                        STORE_ARGS(STORE_TEXT(v.host), STORE_INT(vm_id), request_id ? STORE_INT(request_id) : STORE_NULL_VALUE,
@@ -315,6 +325,9 @@ static int progress(struct orch *o, int64_t system_id) {
                         r = timers_set(o, "trial_end", system_id, due);
                 return r;
         }
+        /* R-EX3: the reclaim's next step, when this one's jobs are done. */
+        if (strcmp(s.state, "draining") == 0 || strcmp(s.state, "wiping") == 0)
+                return reclaim_advance(o, system_id);
         if (strcmp(s.state, "changing") == 0 && pending == 0 && s.return_state[0]) {
                 int64_t request_id;
                 r = dispatch_stage(o, system_id, "changing", s.return_state, "R-LC1", NULL);
@@ -386,7 +399,10 @@ static int job_cb(const struct store_row *row, void *userdata) {
         cJSON_AddNumberToObject(j, "id", (double) row->v[0].i);
         cJSON_AddStringToObject(j, "kind", row->v[1].s);
         cJSON *payload = cJSON_Parse(row->v[2].s);
-        const char *key = strncmp(row->v[1].s, "vpc.", 4) == 0 ? "vpc" : strncmp(row->v[1].s, "tunnel.", 7) == 0 ? "tunnel" : "vm";
+        const char *key = strncmp(row->v[1].s, "vpc.", 4) == 0      ? "vpc"
+                          : strncmp(row->v[1].s, "tunnel.", 7) == 0 ? "tunnel"
+                          : strcmp(row->v[1].s, "vm.wipe") == 0     ? "wipe"
+                                                                    : "vm";
         cJSON_AddItemToObject(j, key, payload ?: cJSON_CreateObject());
         cJSON_AddItemToArray(jobs, j);
         return 0;
@@ -594,11 +610,12 @@ void agent_hello(struct api_call *c) {
                                      &prev_state);
         if (r >= 0)
                 r = store_exec(o->store,
-                               "UPDATE hosts SET vcpus = ?, memory_mib = ?, storage_gib = ?, arch = ?, hypervisor = ?, last_seen = ?, state = 'up' WHERE name = ?",
+                               "UPDATE hosts SET vcpus = ?, memory_mib = ?, storage_gib = ?, arch = ?, hypervisor = ?, last_seen = ?, "
+                               "state = 'up', wipe_key = ? WHERE name = ?",
                                STORE_ARGS(STORE_INT(int_at(cap, "vcpus", 0)), STORE_INT(int_at(cap, "memory_mib", 0)),
                                           STORE_INT(int_at(cap, "storage_gib", 0)), STORE_TEXT(str_at(cap, "arch")),
                                           STORE_TEXT(str_at(c->body, "hypervisor")), STORE_INT(real_now()),
-                                          STORE_TEXT(c->who->name)),
+                                          STORE_TEXT(str_at(c->body, "wipe_key")), STORE_TEXT(c->who->name)),
                                NULL);
         /* Jobs sent before this hello may not have arrived: send them again. */
         if (r >= 0)
@@ -712,6 +729,27 @@ static int apply_result(struct api_call *c, const cJSON *res, int64_t *systems, 
                         log_warning("host %s: job %lld %s vni %ld failed: %s", j.host, (long long) id, j.kind, int_at(detail, "vni", 0),
                                     str_at(res, "error") ?: "?");
                 return audit_host(c, ok ? "job.done" : "job.failed", object, ok ? "done" : "failed", "R-NW1", detail);
+        }
+
+        if (strcmp(j.kind, "vm.wipe") == 0) {
+                /* R-EX3: the volumes' certificates, checked and kept. */
+                int64_t sys = 0;
+                cJSON *detail = NULL;
+                r = reclaim_job_result(o, id, j.host, j.kind, j.vm_id, ok, res, &sys, &detail);
+                if (r < 0)
+                        return r;
+                note_system(systems, n_systems, sys);
+                ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(detail, "ok"));
+                char object[64];
+                snprintf(object, sizeof object, "job:%lld", (long long) id);
+                if (ok)
+                        log_info("host %s: job %lld vm.wipe %s: %d volume%s wiped and certified", j.host, (long long) id,
+                                 str_at(detail, "vm"), cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(detail, "volumes")),
+                                 cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(detail, "volumes")) == 1 ? "" : "s");
+                else
+                        log_warning("host %s: job %lld vm.wipe %s failed: %s", j.host, (long long) id, str_at(detail, "vm"),
+                                    str_at(detail, "error") ?: "?");
+                return audit_host(c, ok ? "job.done" : "job.failed", object, ok ? "done" : "failed", "R-EX3", detail);
         }
 
         struct vm_row v = {};
@@ -1012,7 +1050,10 @@ void dispatch_tick(struct orch *o) {
                         /* R-LC3: the go-live sheet, for the three parties to sign. */
                         if (r >= 0)
                                 r = sheets_golive(o, due.v[i].system_id);
-                }
+                } else if (strcmp(due.v[i].kind, "exit_grace") == 0)
+                        r = reclaim_grace_ended(o, due.v[i].system_id);         /* R-EX2 */
+                else if (strcmp(due.v[i].kind, "reclaim") == 0)
+                        r = reclaim_advance(o, due.v[i].system_id);             /* R-EX3 */
                 if (r >= 0)
                         r = store_exec(o->store, "UPDATE timers SET fired = ? WHERE id = ?",
                                        STORE_ARGS(STORE_INT(orch_now(o)), STORE_INT(due.v[i].id)), NULL);
@@ -1040,8 +1081,10 @@ void dispatch_tick(struct orch *o) {
                 log_warning_errno(r, "timers and job resending could not run; trying again");
                 return;
         }
-        if (changed)
+        if (changed) {
                 orch_notify_kick(o);
+                dispatch_wake(o);       /* a timer may have queued jobs */
+        }
         if (resent > 0) {
                 log_notice("%lld job%s sent without a result for %d s: sending again", (long long) resent,
                            resent == 1 ? "" : "s", DISPATCH_RESEND_SECONDS);

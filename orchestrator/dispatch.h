@@ -49,8 +49,11 @@ int sched_grow(struct orch *o, const char *host, long vcpus, long memory_mib, lo
 
 /* Give a VM its UUID and host (inside the caller's transaction). */
 int dispatch_assign(struct orch *o, int64_t vm_id, const char *host);
-/* Queue a job for the VM: vm.ensure with its current spec, or vm.delete. */
+/* Queue a job for the VM: vm.ensure with its current spec, vm.delete or
+ * vm.stop ({"uuid","title"}). */
 int dispatch_enqueue(struct orch *o, int64_t vm_id, int64_t request_id, const char *kind);
+/* The same with the payload given (JSON text; NULL: as above). */
+int dispatch_enqueue_payload(struct orch *o, int64_t vm_id, int64_t request_id, const char *kind, const char *payload_text);
 /* Give a VM a new size (a value < 0 keeps that one) and queue its
  * vm.ensure job, on request_id (inside the caller's transaction). */
 int dispatch_resize(struct orch *o, int64_t vm_id, int64_t request_id, long vcpus, long memory_gib,

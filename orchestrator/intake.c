@@ -37,6 +37,7 @@
 #include "naming.h"
 #include "orch.h"
 #include "sheets.h"
+#include "reclaim.h"
 #include "request.h"
 #include "trial.h"
 #include "vpc.h"
@@ -725,6 +726,23 @@ static int check_capacity(struct intake *in) {
         return 0;
 }
 
+/* R-EX1: an exit the authority initiates names a ground the pack lets it
+ * reclaim on; the tenant's own exit needs none of the pack's grounds. */
+static int rules_exit(struct intake *in) {
+        const char *ground = str_at(in->req->doc, "ground");
+        if (strcmp(str_at(in->req->doc, "initiator") ?: "", "authority") != 0 || !in->pack)
+                return 0;
+        int g = pack_reclaim_ground_from_string(ground);
+        if (in->pack->exit.reclaim_grounds_listed && g >= 0 && (in->pack->exit.reclaim_grounds & (1u << g)))
+                return 0;
+        gc_error_set(&in->err, "ground_not_allowed", "R-EX1", "ground", ground,
+                     in->pack->exit.reclaim_grounds_listed ? "is not a ground the pack %s lets the authority reclaim on"
+                                                           : "cannot be used: the pack %s lists no grounds for an authority's exit",
+                     in->pack->name);
+        refuse(in, 422);
+        return -EPERM;
+}
+
 /* The change's resizes and releases, as jobs (inside accept's transaction). */
 static int apply_change(struct intake *in, int64_t request_id) {
         struct orch *o = in->o;
@@ -805,6 +823,13 @@ static int accept(struct intake *in, int64_t *ret_id) {
                         r = store_exec(o->store, "UPDATE requests SET before = ? WHERE id = ?",
                                        STORE_ARGS(STORE_TEXT(text), STORE_INT(id)), NULL);
                 }
+                if (r < 0)
+                        goto fail;
+        }
+
+        /* R-EX2: the exit's statement to sign and its grace period. */
+        if (strcmp(req->kind, "exit") == 0) {
+                r = reclaim_exit_accepted(o, in->system_id, id, req->doc, in->pool);
                 if (r < 0)
                         goto fail;
         }
@@ -946,6 +971,8 @@ void intake_submit(struct api_call *c) {
                         in.pack = in.pool->pack;
                 if (r >= 0 && strcmp(in.req->kind, "change") == 0)
                         r = rules_change(&in);
+                if (r >= 0 && strcmp(in.req->kind, "exit") == 0)
+                        r = rules_exit(&in);
         }
         if (r < 0)
                 goto done_r;

@@ -120,6 +120,18 @@ static size_t record_events(const struct record *rec, cJSON *events[2]) {
                 events[0] = s;
                 return 1;
         }
+        if (strcmp(rec->action, "exit.reclaim_ordered") == 0) {
+                /* R-EX3: the tenant is told of the authority's order and its ground. */
+                cJSON *e = event_new(rec, "exit.reclaim_ordered", "");
+                copy(e, d, "system", "system_id");
+                copy(e, d, "ground", NULL);
+                copy(e, d, "reason", NULL);
+                copy(e, d, "reference", NULL);
+                copy(e, d, "outcome", NULL);
+                cJSON_AddStringToObject(e, "rule", rec->rule);
+                events[0] = e;
+                return 1;
+        }
         if (strcmp(rec->action, "request.refused") == 0) {
                 cJSON *e = event_new(rec, "request.refused", "");
                 cJSON_AddStringToObject(e, "caller", rec->actor);
@@ -166,7 +178,7 @@ static int64_t run_one(struct notify *n, size_t i) {
 
         r = store_query(n->store,
                         "SELECT seq, time, actor, action, approval, rule, detail FROM audit "
-                        "WHERE seq > ? AND action IN ('request.accepted', 'request.refused', 'system.stage') ORDER BY seq LIMIT 1",
+                        "WHERE seq > ? AND action IN ('request.accepted', 'request.refused', 'system.stage', 'exit.reclaim_ordered') ORDER BY seq LIMIT 1",
                         STORE_ARGS(STORE_INT(cur.seq)), record_cb, &rec);
         if (r <= 0) {
                 record_done(&rec);

@@ -5,7 +5,9 @@
  *
  * The events are derived from the audit chain (request.accepted gives
  * request.accepted and stage.reached; request.refused gives
- * request.refused; system.stage gives stage.reached): a refusal thus changes nothing but its audit record,
+ * request.refused; system.stage gives stage.reached; exit.reclaim_ordered
+ * gives exit.reclaim_ordered, the tenant's notification of an authority
+ * order, R-EX3): a refusal thus changes nothing but its audit record,
  * and nothing committed is lost to a crash. Each notifier has a cursor in
  * the store (the last audit seq it received); a failed delivery is retried
  * with exponential backoff (notify.retry_initial_ms doubling up to

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "orch.h"
 #include "sheet.h"
+#include "reclaim.h"
 #include "sheets.h"
 #include "trial.h"
 
@@ -123,6 +124,54 @@ int sheets_snapshot(struct orch *o, int64_t system_id, cJSON **ret) {
         return 0;
 }
 
+int party_signature_check(struct orch *o, const char *party, const char *fp, int64_t unit_id, const char *signature_type,
+                          const char *bytes, const char *sig_b64, const char *rule, const char *what, struct party_key *k,
+                          struct gc_error *err) {
+        int r = party_key_find(o, fp, k);
+        if (r == -ENOENT) {
+                gc_error_set(err, "unknown_key", rule, "fingerprint", fp, "is not a registered party key");
+                return 422;
+        }
+        if (r < 0)
+                return r;
+        if (k->revoked) {
+                gc_error_set(err, "key_revoked", rule, "fingerprint", fp, "was revoked; a revoked key signs nothing");
+                return 422;
+        }
+        if (strcmp(k->party, party) != 0) {
+                gc_error_set(err, "wrong_party", rule, "fingerprint", fp, "is the %s's key (%s), not the %s's", k->party, k->holder, party);
+                return 422;
+        }
+        if (strcmp(party, "tenant") == 0 && k->unit_id != unit_id) {
+                gc_error_set(err, "wrong_unit", rule, "fingerprint", fp, "is another unit's key (%s), not the key of the system's unit", k->holder);
+                return 422;
+        }
+        if (strcmp(k->key_type, signature_type) != 0) {
+                gc_error_set(err, "key_type", "R-SC4", "fingerprint", fp, "is an %s key; the pack signs with %s", k->key_type, signature_type);
+                return 422;
+        }
+        _cleanup_free_ uint8_t *sig = NULL;
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
+        size_t siglen;
+        if (crypto_unbase64(sig_b64, &sig, &siglen) < 0) {
+                gc_error_set(err, "invalid_signature", rule, "signature", sig_b64, "is not base64");
+                return 422;
+        }
+        r = crypto_key_public_from_pem(k->public_key, strlen(k->public_key), &key);
+        if (r >= 0)
+                r = crypto_verify(key, bytes, strlen(bytes), sig, siglen);
+        if (r < 0) {
+                gc_error_set(err, "bad_signature", rule, "signature", sig_b64, "does not verify with key %s over the canonical bytes of %s",
+                             fp, what);
+                return 422;
+        }
+        return 0;
+}
+
+static const char *sheet_rule(const char *kind) {
+        return strcmp(kind, "golive") == 0 ? "R-LC3" : strcmp(kind, "change") == 0 ? "R-LC4" : "R-LC5";
+}
+
 /* The members every sheet has. */
 static int sheet_head(struct orch *o, int64_t system_id, int64_t request_id, const char *kind, cJSON **ret,
                       const struct config_pool **ret_pool) {
@@ -204,7 +253,7 @@ static int sheet_store(struct orch *o, int64_t system_id, int64_t request_id, co
         cJSON_AddNumberToObject(detail, "system", (double) system_id);
         cJSON_AddNumberToObject(detail, "request", (double) request_id);
         cJSON_AddStringToObject(detail, "hash", hash);
-        r = orch_audit(o, "sheet.produced", object, strcmp(kind, "golive") == 0 ? "R-LC3" : "R-LC4", detail);
+        r = orch_audit(o, "sheet.produced", object, sheet_rule(kind), detail);
         if (r >= 0)
                 log_info("system %" PRId64 ": %s sheet %" PRId64 " produced (%s), awaiting three signatures", system_id, kind, id, hash);
         return r;
@@ -330,6 +379,34 @@ int sheets_change(struct orch *o, int64_t system_id, int64_t request_id) {
         cJSON_AddItemToObject(doc, "totals_before", tb);
         cJSON_AddItemToObject(doc, "totals_after", ta);
         return sheet_store(o, system_id, request_id, "change", doc, pool);
+}
+
+/* R-LC5: what the exit released, as the reclaim gathered it (reclaim.c):
+ * exit is the exit's record (initiator, ground, statement or order),
+ * released {"vms": [...], "network": {...} | null}. */
+int sheets_exit(struct orch *o, int64_t system_id, int64_t request_id, cJSON *exit, cJSON *released, int64_t *ret_id) {
+        _cleanup_(cJSON_Deletep) cJSON *e = exit, *rel = released, *doc = NULL;
+        int64_t n = 0;
+        int r = store_query_int(o->store, "SELECT COUNT(*) FROM sheets WHERE system_id = ? AND kind = 'exit'",
+                                STORE_ARGS(STORE_INT(system_id)), &n);
+        if (r < 0 || n > 0)
+                return r < 0 ? r : 0;
+        const struct config_pool *pool;
+        r = sheet_head(o, system_id, request_id, "exit", &doc, &pool);
+        if (r < 0)
+                return r;
+        cJSON_AddItemToObject(doc, "exit", TAKE_PTR(e));
+        cJSON *totals = totals_new();
+        const cJSON *vm;
+        cJSON_ArrayForEach(vm, cJSON_GetObjectItemCaseSensitive(rel, "vms"))
+                totals_add(totals, cJSON_GetObjectItemCaseSensitive(vm, "allocation"));
+        cJSON_AddItemToObject(doc, "released", TAKE_PTR(rel));
+        cJSON_AddItemToObject(doc, "totals", totals);
+        r = sheet_store(o, system_id, request_id, "exit", doc, pool);
+        if (r >= 0)
+                r = store_query_int(o->store, "SELECT id FROM sheets WHERE system_id = ? AND kind = 'exit'",
+                                    STORE_ARGS(STORE_INT(system_id)), ret_id);
+        return r;
 }
 
 /* ---- reading ---- */
@@ -492,9 +569,11 @@ static int complete(struct orch *o, int64_t sheet_id, const struct sheet_row *s)
         cJSON_AddNumberToObject(detail, "system", (double) s->system_id);
         cJSON_AddStringToObject(detail, "hash", s->hash);
         bool golive = strcmp(s->kind, "golive") == 0;
-        r = orch_audit(o, "sheet.completed", object, golive ? "R-LC3" : "R-LC4", detail);
+        r = orch_audit(o, "sheet.completed", object, sheet_rule(s->kind), detail);
         if (r < 0)
                 return r;
+        if (strcmp(s->kind, "exit") == 0)
+                return reclaim_sheet_completed(o, s->system_id, sheet_id);    /* R-LC5 */
         if (golive) {
                 /* R-LC3: go-live; billing starts now, not before. */
                 cJSON *extra = cJSON_CreateObject();
@@ -532,7 +611,7 @@ void post_sheet_signature(struct api_call *c) {
                 return api_fail_store(c, r);
         if (r == 0 || (c->who->role == ROLE_TENANT && api_system_visible(c, s.system_id) < 0))
                 return api_error(c, 404, "not_found", "no such sheet");
-        const char *rule = strcmp(s.kind, "golive") == 0 ? "R-LC3" : strcmp(s.kind, "change") == 0 ? "R-LC4" : "R-LC5";
+        const char *rule = sheet_rule(s.kind);
 
         if (strcmp(role_name(c->who->role), party) != 0) {
                 gc_error_set(&err, "party_mismatch", rule, "party", party,
@@ -552,45 +631,13 @@ void post_sheet_signature(struct api_call *c) {
                 gc_error_set(&err, "already_signed", rule, "party", party, "has signed sheet %" PRId64 " already; a party signs once", c->id);
                 return api_refuse(c, 409, &err, "sheet.refused", object, "", NULL);
         }
-        r = party_key_find(o, fp, &k);
-        if (r == -ENOENT) {
-                gc_error_set(&err, "unknown_key", rule, "fingerprint", fp, "is not a registered party key");
-                return api_refuse(c, 422, &err, "sheet.refused", object, "", NULL);
-        }
-        if (r < 0)
-                return api_fail_store(c, r);
-        if (k.revoked) {
-                gc_error_set(&err, "key_revoked", rule, "fingerprint", fp, "was revoked; a revoked key signs nothing");
-                return api_refuse(c, 422, &err, "sheet.refused", object, "", NULL);
-        }
-        if (strcmp(k.party, party) != 0) {
-                gc_error_set(&err, "wrong_party", rule, "fingerprint", fp, "is the %s's key (%s), not the %s's", k.party, k.holder, party);
-                return api_refuse(c, 422, &err, "sheet.refused", object, "", NULL);
-        }
-        if (strcmp(party, "tenant") == 0 && k.unit_id != s.unit_id) {
-                gc_error_set(&err, "wrong_unit", rule, "fingerprint", fp, "is another unit's key (%s), not the key of the system's unit", k.holder);
-                return api_refuse(c, 422, &err, "sheet.refused", object, "", NULL);
-        }
-        if (strcmp(k.key_type, s.signature_type) != 0) {
-                gc_error_set(&err, "key_type", "R-SC4", "fingerprint", fp, "is an %s key; the pack signs sheets with %s",
-                             k.key_type, s.signature_type);
-                return api_refuse(c, 422, &err, "sheet.refused", object, "", NULL);
-        }
-        _cleanup_free_ uint8_t *sig = NULL;
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
-        size_t siglen;
-        if (crypto_unbase64(sig_b64, &sig, &siglen) < 0) {
-                gc_error_set(&err, "invalid_signature", rule, "signature", sig_b64, "is not base64");
-                return api_refuse(c, 422, &err, "sheet.refused", object, "", NULL);
-        }
-        r = crypto_key_public_from_pem(k.public_key, strlen(k.public_key), &key);
-        if (r >= 0)
-                r = crypto_verify(key, s.document, strlen(s.document), sig, siglen);
-        if (r < 0) {
-                gc_error_set(&err, "bad_signature", rule, "signature", sig_b64,
-                             "does not verify with key %s over the canonical bytes of sheet %" PRId64 " (%s)", fp, c->id, s.hash);
-                return api_refuse(c, 422, &err, "sheet.refused", object, "", NULL);
-        }
+        char what[160];
+        snprintf(what, sizeof what, "sheet %" PRId64 " (%s)", c->id, s.hash);
+        int status = party_signature_check(o, party, fp, s.unit_id, s.signature_type, s.document, sig_b64, rule, what, &k, &err);
+        if (status < 0)
+                return api_fail_store(c, status);
+        if (status > 0)
+                return api_refuse(c, status, &err, "sheet.refused", object, "", NULL);
         if (strcmp(s.kind, "golive") == 0 && strcmp(s.system_state, "awaiting_golive") != 0) {
                 gc_error_set(&err, "invalid_state", "R-LC3", "system.state", s.system_state,
                              "is not awaiting_golive: the go-live sheet is signed while the system awaits go-live");

@@ -635,6 +635,43 @@ int vpc_job_result(struct orch *o, int64_t job_id, const char *host, int64_t vpc
         return 0;
 }
 
+int vpc_release(struct orch *o, int64_t system_id, cJSON **ret) {
+        struct vpc_row vpc;
+        _cleanup_(cJSON_Deletep) cJSON *vms = NULL;
+        int r = vpc_load(o, system_id, &vpc);
+        if (r < 0)
+                return r;
+        r = store_query_json(o->store, "SELECT address, mac FROM vms WHERE system_id = ? AND (address IS NOT NULL OR mac IS NOT NULL) ORDER BY id",
+                             STORE_ARGS(STORE_INT(system_id)), &vms);
+        if (r >= 0)
+                r = store_exec(o->store, "UPDATE vms SET address = NULL, mac = NULL WHERE system_id = ?", STORE_ARGS(STORE_INT(system_id)), NULL);
+        if (r >= 0)
+                r = store_exec(o->store, "UPDATE jobs SET vpc_id = NULL WHERE vpc_id = ?", STORE_ARGS(STORE_INT(vpc.id)), NULL);
+        if (r >= 0)
+                r = store_exec(o->store, "DELETE FROM vpc_hosts WHERE vpc_id = ?", STORE_ARGS(STORE_INT(vpc.id)), NULL);
+        if (r >= 0)
+                r = store_exec(o->store, "DELETE FROM vpcs WHERE id = ?", STORE_ARGS(STORE_INT(vpc.id)), NULL);
+        if (r < 0)
+                return r;
+        cJSON *d = cJSON_CreateObject();
+        cJSON_AddNumberToObject(d, "vni", (double) vpc.vni);
+        cJSON_AddStringToObject(d, "cidr", vpc.cidr);
+        cJSON_AddStringToObject(d, "gateway", vpc.gateway);
+        cJSON_AddStringToObject(d, "gateway_mac", vpc.gateway_mac);
+        cJSON *addrs = cJSON_AddArrayToObject(d, "addresses"), *macs = cJSON_AddArrayToObject(d, "macs");
+        const cJSON *vm;
+        cJSON_ArrayForEach(vm, vms) {
+                if (str_at(vm, "address"))
+                        cJSON_AddItemToArray(addrs, cJSON_CreateString(str_at(vm, "address")));
+                if (str_at(vm, "mac"))
+                        cJSON_AddItemToArray(macs, cJSON_CreateString(str_at(vm, "mac")));
+        }
+        log_info("system %lld: VPC vni %lld (%s) released with %d address%s", (long long) system_id, (long long) vpc.vni, vpc.cidr,
+                 cJSON_GetArraySize(addrs), cJSON_GetArraySize(addrs) == 1 ? "" : "es");
+        *ret = d;
+        return 0;
+}
+
 int vpc_pending(struct orch *o, int64_t system_id, int64_t *ret) {
         int64_t jobs = 0, hosts = 0;
         int r = store_query_int(o->store,

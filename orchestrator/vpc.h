@@ -63,6 +63,13 @@ int vpc_job_result(struct orch *o, int64_t job_id, const char *host, int64_t vpc
  * ready. */
 int vpc_pending(struct orch *o, int64_t system_id, int64_t *ret);
 
+/* R-EX3, R-LC5: after its last vpc.delete, the system's VPC is released:
+ * its VNI and CIDR (the row goes; its jobs keep their records without the
+ * link) and its VMs' addresses and MACs. *ret is what was released, for
+ * the exit sheet: {"vni","cidr","gateway","gateway_mac","addresses":[...],
+ * "macs":[...]}; -ENOENT when the system has no VPC. Inside a transaction. */
+int vpc_release(struct orch *o, int64_t system_id, cJSON **ret);
+
 /* The VPC as JSON: vni, cidr, gateway, egress, isolated, hosts, VMs with
  * addresses, MACs and the application's ports. -ENOENT when none. */
 int vpc_describe(struct orch *o, int64_t system_id, cJSON **ret);

@@ -107,6 +107,69 @@
  * session ends when both directions have ended. Every refusal is an event
  * (R-OP3).
  *
+ * Reclaim (R-EX2, R-EX3; DESIGN.md "Reclaim"). The orchestrator drives a
+ * system's exit with three jobs per VM, in this order, each after the
+ * previous one is done for every VM of the system: vm.stop, vm.wipe,
+ * vm.delete (then vpc.delete where no VM of the VPC is left).
+ *
+ *   {"id": 41, "kind": "vm.stop", "vm": {"uuid": "..."}}   power the domain
+ *        off (ACPI shutdown, then destroy after 30 s); off or shut off
+ *        already is success -> {"job": 41, "ok": true, "vm": VMSTATE}
+ *   {"id": 42, "kind": "vm.wipe", "wipe": WIPESPEC}   wipe every volume of
+ *        the domain (agent/wipe.h), in disk order, one after the other, in
+ *        a thread of the agent's: the job's result comes when all are done,
+ *        and meanwhile the agent posts progress (below) and keeps polling.
+ *        The same job id again while it runs is ignored; after a restart
+ *        (kill -9) it resumes from each volume's checkpoint and still
+ *        verifies the whole volume. Refused, with nothing written, unless
+ *        for every volume: the domain exists and is shut off; no running
+ *        domain on this host has the volume's path among its disks
+ *        ("attached to running domain NAME"); the volume is in the agent's
+ *        managed storage pool (virStorageVolLookupByPath, then its pool's
+ *        name and target path; "not in managed pool P"); the path is the
+ *        file or block device libvirt names (wipe.h's identity checks).
+ *        -> {"job": 42, "ok": true, "wipe": {"uuid": "...", "volumes": [VOLWIPE, ...]}}
+ *        -> {"job": 42, "ok": false, "error": "...", "wipe": {"uuid": "...",
+ *              "refused": {"field": "volumes[1].path", "value": "...", "reason": "..."},
+ *              "volumes": [VOLWIPE of those done]}}
+ *   vm.delete then undefines the domain and deletes its (wiped) volumes.
+ *
+ * WIPESPEC
+ *   {"uuid": "...",
+ *    "method": "zero" | "random" | "crypto-erase",   the pack's (R-EX3); crypto-erase
+ *                                   on a volume not in LUKS format falls back to
+ *                                   random, and VOLWIPE says "fallback": "not encrypted"
+ *    "passes": 1..7, "verify": "full" | "sampled", "sample_blocks": 4096,
+ *    "approval": "approval-oa/OA-2026-0131",       the exit's approval (R-AU3)
+ *    "operator": "provider:运维中心"}               who ordered it (R-AU3)
+ *
+ * VOLWIPE
+ *   {"disk": "system" | "data", "path": "...", "pool": "...",
+ *    "certificate": CERT}           wipe.h's certificate, signed with this
+ *                                   host's wipe key (config "wipe.signing_key");
+ *                                   for crypto-erase "key_destruction" says the
+ *                                   libvirt secret was undefined
+ *
+ *   POST /v1/agent/wipe-progress    every few seconds while a wipe runs
+ *     {"progress": [{"job": 42, "uuid": "...", "disk": "data", "path": "...",
+ *                    "size": N, "phase": "write" | "verify" | "done",
+ *                    "pass": 1, "passes": 1, "done": N, "total": N,
+ *                    "rate": bytes/s, "time": T}]}
+ *     -> 200 {"accepted": N}        the orchestrator keeps the latest per
+ *                                   volume (gcctl system show) and does not
+ *                                   send the job again while progress comes
+ *
+ * The hello carries the host's wipe key: "wipe_key": PEM public key (SM2 or
+ * Ed25519), or null when the agent has none (then vm.wipe fails: no
+ * certificate could be signed). The orchestrator keeps it per host and
+ * verifies every certificate with it before it lists it on the exit sheet.
+ *
+ * Encrypted volumes: VMSPEC's "encrypted": true (the pack's wipe method is
+ * crypto-erase) makes vm.ensure create new volumes in qemu's LUKS format,
+ * each with its own libvirt secret (private, never given out; a random
+ * passphrase) whose usage is the volume's path. Existing volumes are left
+ * as they are.
+ *
  * VMSPEC
  *   {"uuid": "6f1c...-...", "name": "gc-6f1c...", "title": "市xx局协同办公OA应用服务器1",
  *    "labels": {"unit": "市xx局", "system": "协同办公OA", "role": "应用服务器", "number": 1,

@@ -78,11 +78,12 @@ while IFS=$'\t' read -r method path roles op has_body; do
 		printf '%s\t%s\t%s\t%s\t%s\n' "$role" "$(default_name "$role")" "$method" "$url_path" "$STATUS" >>"$T/calls.tsv"
 		if [[ ,$roles, == *,$role,* ]]; then
 			n_served=$((n_served + 1))
-			# Served: a read answers 200, or 404 for sheet 1 and tunnel 1,
-			# which this test never produces; a body {} fails the schema (400); a
+			# Served: a read answers 200, or 404 for sheet 1, tunnel 1 and
+			# system 1's exit, which this test never produces; a body {} fails the schema (400); a
 			# POST without a body (a checkpoint now) is done (200/201).
 			if [[ $method == GET && $path == /v1/sheets/\{id\}* ]]; then expect=404
 			elif [[ $path == /v1/tunnels/\{id\}* ]]; then expect=404
+			elif [[ $method == GET && $path == /v1/systems/\{id\}/exit ]]; then expect=404
 			elif [[ $method == GET ]]; then expect=200
 			elif [[ $has_body == none ]]; then expect=201; [[ $STATUS == 200 ]] && expect=200
 			else expect=400; fi
@@ -155,6 +156,10 @@ action = {
     ("POST", "/v1/sheets/1/signatures"): "sheet.refused",
     ("POST", "/v1/tunnels"): "request.refused",
     ("POST", "/v1/agent/tunnel-events"): "agent_tunnel_events.refused",
+    ("POST", "/v1/agent/wipe-progress"): "agent_wipe_progress.refused",
+    ("POST", "/v1/systems/1/exit-statement"): "exit.refused",
+    ("POST", "/v1/systems/1/reclaim-order"): "exit.refused",
+    ("POST", "/v1/systems/1/reclaim"): "reclaim.refused",
 }
 calls = [l.rstrip("\n").split("\t") for l in open(sys.argv[1], encoding="utf-8")]
 recs = [r for r in json.load(open(sys.argv[2], encoding="utf-8"))["records"] if r["seq"] > int(sys.argv[3])]

@@ -44,7 +44,7 @@ static void test_migrations(void **state) {
 
         assert_int_equal(store_open(path, &s), 0);
         assert_int_equal(store_version(s, &v), 0);
-        assert_int_equal(v, 6);
+        assert_int_equal(v, 7);
         assert_int_equal(store_exec(s, "INSERT INTO units (name, created) VALUES (?, ?)",
                                     STORE_ARGS(STORE_TEXT("市xx局"), STORE_INT(1)), NULL), 0);
         store_close(s);
@@ -52,7 +52,7 @@ static void test_migrations(void **state) {
         /* Reopening keeps the data and does not migrate again. */
         assert_int_equal(store_open(path, &s), 0);
         assert_int_equal(store_version(s, &v), 0);
-        assert_int_equal(v, 6);
+        assert_int_equal(v, 7);
         int64_t n = 0;
         assert_int_equal(store_query_int(s, "SELECT COUNT(*) FROM units", STORE_NO_ARGS, &n), 0);
         assert_int_equal(n, 1);
@@ -67,6 +67,13 @@ static void test_migrations(void **state) {
         /* Migration 6 rebuilt it again: tunnel jobs are a kind (R-OP1). */
         assert_int_equal(store_exec(s, "INSERT INTO jobs (host, kind, payload, state, created) VALUES ('h', 'tunnel.open', '{}', 'queued', 1)",
                                     STORE_NO_ARGS, NULL), 0);
+        /* Migration 7: the reclaim's jobs are kinds (R-EX3); an exit sheet is one per system (R-LC5). */
+        assert_int_equal(store_exec(s, "INSERT INTO jobs (host, kind, payload, state, created) VALUES ('h', 'vm.stop', '{}', 'queued', 1)",
+                                    STORE_NO_ARGS, NULL), 0);
+        assert_int_equal(store_exec(s, "INSERT INTO jobs (host, kind, payload, state, created) VALUES ('h', 'vm.wipe', '{}', 'queued', 1)",
+                                    STORE_NO_ARGS, NULL), 0);
+        assert_int_equal(store_query_int(s, "SELECT COUNT(*) FROM jobs WHERE kind = 'tunnel.open'", STORE_NO_ARGS, &n), 0);
+        assert_int_equal(n, 1);
         /* WAL and foreign keys are on. */
         _cleanup_free_ char *mode = NULL;
         assert_int_equal(store_query_text(s, "PRAGMA journal_mode", STORE_NO_ARGS, &mode), 0);
