@@ -10,35 +10,132 @@
 # is changed. Without root (or without network namespaces) everything runs
 # on loopback and the VPCs are only planned. Everything it starts stops at
 # the end; its files are in a temporary directory (kept with GC_DEMO_KEEP=1).
+# GC_DEMO_BUILDDIR names the build directory (default: build, in the
+# checkout; made with meson setup when missing). GC_DEMO_NETNS=0 keeps
+# everything on loopback even as root; GC_DEMO_HV=test keeps the agents on
+# libvirt's test driver even where a real libvirtd could run.
+#
+# The hypervisors. As root, every host runs a real libvirtd with qemu
+# guests (TCG: <domain type='qemu'>, what the agent writes on a qemu URI):
+# one private virtlogd and libvirtd per host, started inside that host's
+# network namespace, because libvirtd puts its domains' taps in its own
+# network namespace, where the VM's NIC must join its VPC's bridge, which
+# the agent builds in the host's namespace. Each daemon also has a mount
+# namespace of its own (tmpfs over /run/libvirt, /var/lib/libvirt,
+# /etc/libvirt/qemu and /etc/libvirt/storage; its logs and qemu pid files
+# bound to its directory) and its own unix socket; the agent's libvirt_uri
+# is qemu:///system?socket=THAT-SOCKET (tests/system/lib-libvirtd.sh,
+# lv_inst_*). Three daemons side by side work (measured: no conflict, each
+# VM's tap in its host's namespace), so that is the arrangement, rather than
+# one daemon for all hosts. They are launched in parallel as soon as the
+# hosts exist and awaited only when the agents start: the qemu capability
+# cache (/var/cache/libvirt) is shared, so only the first start on a
+# machine probes qemu (a few seconds, spent while the PKI is made); later
+# starts take about 0.3 s for all three. Each host has a dir storage pool
+# in its daemon's directory; volumes are sparse. The guests have no OS
+# (SeaBIOS finds no bootable disk and waits); the VPC steps' "VMs" that
+# ping and answer the tunnel are namespaces on the same VPC bridges with
+# the VM's address and MAC, as before. This machine (2 cores, 24 GiB) is
+# smaller than the samples' VMs: the agents advertise the capacity the
+# placement needs, and the pools' largest flavour (which is each VM's
+# maximum, qemu's -m) is 16 vCPUs and 16 GiB, which qemu can reserve
+# lazily; the default largest flavour (512 GiB) it cannot. Without root (or
+# without libvirtd, qemu or mount namespaces) each agent runs on libvirt's
+# test driver, in its own process.
+#
+# A run killed before its cleanup (kill -9) leaves its daemons, qemu
+# processes, agents and namespaces behind; the next run stops them first
+# (the run that made them is gone: its pid and start time are recorded).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
-if [ ! -f build/build.ninja ]; then
-        meson setup build >/dev/null
-fi
-meson compile -C build >/dev/null
 top=$PWD
-gcctl=$top/build/cli/gcctl
-orchestrator=$top/build/orchestrator/gc-orchestrator
-agent=$top/build/agent/gc-agent
+build=${GC_DEMO_BUILDDIR:-build}
+case $build in /*) ;; *) build=$top/$build ;; esac
+if [ ! -f "$build/build.ninja" ]; then
+        meson setup "$build" >/dev/null
+fi
+meson compile -C "$build" >/dev/null
+gcctl=$build/cli/gcctl
+orchestrator=$build/orchestrator/gc-orchestrator
+agent=$build/agent/gc-agent
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 say() { printf '\033[2m$ %s\033[0m\n' "$*"; }
 
-work=$(mktemp -d /tmp/govcloud-demo.XXXXXX)
-pids=()
 # Network namespaces: the hosts, their underlay, the orchestrator's.
 # shellcheck source=tests/system/lib-netns.sh
 . "$top/tests/system/lib-netns.sh"
-if why=$(nl_usable); then netns=1; else netns=0; fi
+# Private libvirtds, one per host.
+# shellcheck source=tests/system/lib-libvirtd.sh
+. "$top/tests/system/lib-libvirtd.sh"
+
+# A killed run's leftovers: the processes it started (their working
+# directory is its directory), its namespaces, its libvirtds.
+reap_stale_runs() {
+        local state dir opid ostart tag keep nltmp pid
+        # First the libvirtds, while they can still destroy their domains.
+        if [ "$(id -u)" -eq 0 ]; then lv_inst_reap_stale; fi
+        for state in /tmp/govcloud-demo.*/demo.state; do
+                [ -r "$state" ] || continue
+                dir=${state%/demo.state}
+                read -r opid ostart tag keep nltmp <"$state" || continue
+                if [ "$(_lv_starttime "$opid" 2>/dev/null)" = "$ostart" ] && _lv_running "$opid"; then
+                        continue        # still running
+                fi
+                echo "(a killed demo run's leftovers in $dir: stopped)"
+                for pid in /proc/[0-9]*; do
+                        if [ "$(readlink "$pid/cwd" 2>/dev/null)" = "$dir" ]; then kill -KILL "${pid#/proc/}" 2>/dev/null || true; fi
+                done
+                if [ "$tag" != - ]; then        # its namespaces, and what runs in them
+                        NL_RUN=$tag NL_TMP=$nltmp
+                        nl_cleanup
+                        NL_RUN='' NL_TMP=''
+                fi
+                if [ "$keep" = 1 ]; then rm -f "$state"; else rm -rf "$dir"; fi
+        done
+        return 0
+}
+reap_stale_runs
+
+work=$(mktemp -d /tmp/govcloud-demo.XXXXXX)
+pids=()
+if [ "${GC_DEMO_NETNS:-1}" = 0 ]; then why="GC_DEMO_NETNS=0"; netns=0
+elif why=$(nl_usable); then netns=1; else netns=0; fi
+# The hypervisor: private libvirtds with qemu guests, or the test driver.
+if [ "${GC_DEMO_HV:-qemu}" = test ]; then why_lv="GC_DEMO_HV=test"; hv="test"
+elif why_lv=$(lv_usable); then hv="qemu"; else hv="test"; fi
 in_orch=()      # the prefix that runs a command where the orchestrator is
 cleanup() {
-        for p in "${pids[@]}" ${NL_PIDS[@]+"${NL_PIDS[@]}"}; do kill "$p" 2>/dev/null || true; done
-        wait 2>/dev/null || true
+        local all=(${pids[@]+"${pids[@]}"} ${NL_PIDS[@]+"${NL_PIDS[@]}"})
+        set +e
+        if [ ${#all[@]} -gt 0 ]; then
+                kill "${all[@]}" 2>/dev/null
+                wait "${all[@]}" 2>/dev/null
+        fi
+        if [ "$hv" = qemu ] && [ -n "$LV_SET" ]; then
+                if [ "${GC_DEMO_KEEP:-0}" = 1 ]; then
+                        for d in "$LV_SET"/*/; do
+                                d=${d%/}
+                                mkdir -p "$work/libvirt-${d##*/}"
+                                cp -r "$d/libvirtd.log" "$d/log/." "$work/libvirt-${d##*/}/" 2>/dev/null
+                        done
+                fi
+                lv_inst_stop_all
+        fi
         [ "$netns" = 1 ] && nl_cleanup
-        if [ "${GC_DEMO_KEEP:-0}" = 1 ]; then echo "demo files kept in $work"; else rm -rf "$work"; fi
+        if [ "${GC_DEMO_KEEP:-0}" = 1 ]; then
+                rm -f "$work/demo.state"
+                echo "demo files kept in $work"
+        else
+                rm -rf "$work"
+        fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+# For the next run, should this one be killed: who made it, its namespaces.
+save_state() { echo "$$ $(_lv_starttime $$) ${NL_RUN:--} ${GC_DEMO_KEEP:-0} ${NL_TMP:--}" >"$work/demo.state"; }
+save_state
 
 step "The four jurisdictions' policy packs, checked against the schema"
 "$gcctl" policy check policies/baotou.json policies/luan.json policies/zhumadian.json policies/sichuan.json
@@ -50,6 +147,7 @@ underlay() { if [ "$netns" = 1 ]; then nl_host_underlay "${hostno[$1]}"; else ec
 if [ "$netns" = 1 ]; then
         step "Three hosts as network namespaces on an underlay 192.0.2.0/24, and the orchestrator's"
         nl_init
+        save_state
         nl_topology 3
         orch_addr=192.0.2.100
         orch_ns=$(nl_underlay_ns_add orch "$orch_addr/24")
@@ -61,6 +159,20 @@ if [ "$netns" = 1 ]; then
 else
         step "Not in network namespaces ($why): hosts on loopback, VPCs planned but not built"
 fi
+if [ "$hv" = qemu ]; then
+        if [ "$netns" = 1 ]; then
+                step "A private libvirtd for each host, in the host's namespace (started now, awaited with the agents)"
+        else
+                step "A private libvirtd for each host (started now, awaited with the agents)"
+        fi
+        lv_launched=$(date +%s%N)
+        for h in host-a host-b host-c; do
+                lv_inst_start "$h" "$([ "$netns" = 1 ] && nl_host_ns "${hostno[$h]}")"
+                echo "$h: virtlogd and libvirtd in $LV_SET/$h, socket $LV_SET/$h/run/libvirt-sock"
+        done
+else
+        step "No real libvirtd ($why_lv): each agent runs libvirt's test driver"
+fi
 
 step "A PKI for this run (scripts/pki.sh: CA, TLS 1.3 certificates, SM2 signing keys)"
 scripts/pki.sh --out "$work/pki" --host host-a --host host-b --host host-c \
@@ -71,18 +183,21 @@ step "A local webhook receiver, and the orchestrator on SQLite with two pools (t
 "${in_orch[@]}" python3 "$top/scripts/webhook-receiver.py" "$work/webhook.port" "$work/events" &
 pids+=($!)
 for _ in $(seq 100); do [ -s webhook.port ] && break; sleep 0.05; done
+# The largest flavour is every VM's maximum (qemu's -m): 16 GiB, which qemu
+# reserves lazily on this machine, and room for the samples' largest VM.
+flavours='{ "vcpus": { "min": 1, "max": 16 }, "memory_gib": { "min": 1, "max": 16 } }'
 cat >orchestrator.json <<JSON
 {
   "listen": "$orch_addr:0",
   "tls": { "cert": "pki/tls/orchestrator.crt", "key": "pki/tls/orchestrator.key", "ca": "pki/ca.crt" },
   "database": "orchestrator.db",
   "service_key": "pki/sign/orchestrator-gc-orchestrator.key",
-  "plugin_dir": "$top/build/plugins",
+  "plugin_dir": "$build/plugins",
   "pack": "baotou",
   "pools": [
     { "name": "包头-A", "arch": ["x86", "arm"], "address_ranges": ["10.0.0.0/16"],
-      "egress": { "egov": { "range": "203.0.113.0/24", "gateway": "203.0.113.1" } } },
-    { "name": "六安-A", "pack": "luan" }
+      "egress": { "egov": { "range": "203.0.113.0/24", "gateway": "203.0.113.1" } }, "flavours": $flavours },
+    { "name": "六安-A", "pack": "luan", "flavours": $flavours }
   ],
   "plugins": [
     { "path": "notify-webhook", "config": { "url": "http://127.0.0.1:$(cat webhook.port)/events", "timeout_ms": 2000 } }
@@ -120,13 +235,25 @@ as authority-authority key add --party approval --id approval-oa --name 市政�
         --public pki/sign/approval-approval-oa.pub >/dev/null
 as authority-authority system list
 
-step "The provider registers three compute nodes; an agent starts on each (libvirt test driver)"
+if [ "$hv" = qemu ]; then
+        step "The provider registers three compute nodes; an agent starts on each (its own libvirtd, qemu)"
+        t=$(date +%s%N)
+        for h in host-a host-b host-c; do
+                lv_inst_wait "$h"
+        done
+        echo "the three libvirtds answer (launched $(( (t - lv_launched) / 1000000 )) ms ago, waited $(( ($(date +%s%N) - t) / 1000000 )) ms more); a dir pool demo-pool on each"
+        for h in host-a host-b host-c; do
+                lv_inst_pool "$h" demo-pool
+        done
+else
+        step "The provider registers three compute nodes; an agent starts on each (libvirt test driver)"
+fi
 for h in host-a:包头-A host-b:包头-A host-c:六安-A; do
         name=${h%%:*} pool=${h#*:} ul=$(underlay "${h%%:*}")
         say "gcctl host add $name --pool $pool --underlay $ul --ops $ul --agent-cert pki/tls/host-$name.crt"
         as provider-provider-ops host add "$name" --pool "$pool" --underlay "$ul" --ops "$ul" \
                 --agent-cert "pki/tls/host-$name.crt" >/dev/null
-        mkdir -p "relabel-$name"
+        [ "$hv" = qemu ] || mkdir -p "relabel-$name"
         network=
         in_host=()
         if [ "$netns" = 1 ]; then
@@ -135,18 +262,22 @@ for h in host-a:包头-A host-b:包头-A host-c:六安-A; do
   "network": { "prefix": "'$(nl_host_prefix "${hostno[$name]}")'", "underlay": "'$ul'", "egress": { "egov": "wan0" },
                "protected": ["192.0.2.0/24"], "state": "vpcs-'$name'.json" }'
         fi
+        uri=test:///default storage=default-pool
+        if [ "$hv" = qemu ]; then uri=${LV_INST_URI[$name]} storage=demo-pool; fi
         cat >"agent-$name.json" <<JSON
 {
   "orchestrator": "$GC_SERVER",
   "tls": { "cert": "pki/tls/host-$name.crt", "key": "pki/tls/host-$name.key", "ca": "pki/ca.crt" },
-  "libvirt_uri": "test:///default",
-  "storage_pool": "default-pool",
+  "libvirt_uri": "$uri",
+  "storage_pool": "$storage",
   "capacity": { "vcpus": 32, "memory_mib": 131072, "storage_gib": 20000, "arch": "x86_64" },
   "poll_seconds": 25,
   "journal": "agent-$name.journal"$network
 }
 JSON
-        "${in_host[@]}" "$agent" --config "agent-$name.json" --unsafe-test-relabel "relabel-$name" 2>"agent-$name.log" &
+        relabel=()      # the test driver: labels changed through the agent's test hook
+        [ "$hv" = qemu ] || relabel=(--unsafe-test-relabel "relabel-$name")
+        "${in_host[@]}" "$agent" --config "agent-$name.json" ${relabel[@]+"${relabel[@]}"} 2>"agent-$name.log" &
         pids+=($!)
 done
 for _ in $(seq 200); do
@@ -200,10 +331,49 @@ submit() {
         as "$who" request submit "$sample" --sign "$key" || true
 }
 
+# domains: each host's qemu domains as its own libvirtd lists them (virsh),
+# then for each its qemu process, vCPUs (live), memory (the balloon target
+# the agent set; the guest, without a balloon driver, keeps its maximum),
+# its NIC's tap (in the host's namespace, on the VPC bridge) and disks
+# (sparse volumes: little is written).
+domains() {
+        local h u dom pid acc vc mem max tap mac where vols n
+        for h in host-a host-b host-c; do
+                say "virsh -c 'qemu:///system?socket=$LV_SET/$h/run/libvirt-sock' list --all --title   ($h)"
+                n=0
+                for u in $(lv_inst_virsh "$h" list --all --uuid); do
+                        dom=gc-$u
+                        n=$((n + 1))
+                        printf '  %s  %-8s %s\n' "$dom" "$(lv_inst_virsh "$h" domstate "$dom" | sed '/^$/d')" "$(lv_inst_virsh "$h" desc --title "$dom")"
+                        pid=$(cat "$LV_SET/$h/qemu-run/$dom.pid" 2>/dev/null || echo '?')
+                        acc=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -o -- '-accel [a-z]*' || echo 'not running')
+                        vc=$(lv_inst_virsh "$h" vcpucount "$dom" --live --current 2>/dev/null || echo '-')
+                        mem=$(lv_inst_virsh "$h" dumpxml --inactive "$dom" | sed -n "s|.*<currentMemory unit='KiB'>\([0-9]*\)<.*|\1|p")
+                        max=$(lv_inst_virsh "$h" dumpxml --inactive "$dom" | sed -n "s|.*<memory unit='KiB'>\([0-9]*\)<.*|\1|p")
+                        tap='' mac=''
+                        read -r tap mac < <(lv_inst_virsh "$h" domiflist "$dom" | awk 'NF { print $1, $5; exit }') || true
+                        where=
+                        if [ -n "${tap:-}" ] && [ "$netns" = 1 ]; then
+                                where=" in $(nl_host_ns "${hostno[$h]}") $(ip -n "$(nl_host_ns "${hostno[$h]}")" -o link show dev "$tap" 2>/dev/null | grep -o 'master [^ ]*' || echo '(not found)')"
+                        fi
+                        vols=$(lv_inst_virsh "$h" domblklist "$dom" | awk 'NF { print $1 }' | while read -r dev; do
+                                lv_inst_virsh "$h" domblkinfo "$dom" "$dev" | awk -v d="$dev" '/^Capacity/ { c = $2 } /^Allocation/ { a = $2 } END { printf " %s %d GiB (%d KiB written)", d, c / 2^30, a / 1024 }'
+                        done)
+                        printf '      qemu %s (%s), %s vCPUs, memory %d MiB (maximum %d MiB), NIC %s, disks%s\n' \
+                                "$pid" "$acc" "$vc" $((mem / 1024)) $((max / 1024)) "${tap:-none}${mac:+ $mac}$where" "$vols"
+                done
+                [ "$n" -gt 0 ] || echo "  (no domains)"
+        done
+}
+
 submit "A valid apply (Baotou pool: VM names built as unit+system+role+number, R-NM2)" apply.json
 progress 1
 wait_state 1 trial
 as authority-authority vm list --system 1
+if [ "$hv" = qemu ]; then
+        step "The VMs really run: each host's libvirtd lists its qemu domains"
+        domains
+fi
 
 step "System 1's own network (R-NW1, R-NW2): a VXLAN id, a CIDR, an address and MAC per VM"
 say "gcctl system network 1"
@@ -307,9 +477,16 @@ read -r vm_uuid vm_host < <(as authority-authority vm list --system 1 --json | p
 import json, sys
 v = [v for v in json.load(sys.stdin)["vms"] if v["name"].endswith("应用服务器2")][0]
 print(v["uuid"], v["host"])')
-cat >"relabel-$vm_host/drift.json" <<JSON
+if [ "$hv" = qemu ]; then
+        say "virsh desc gc-$vm_uuid --title --new-desc 临时测试机; virsh metadata gc-$vm_uuid ... (role 测试)   (on $vm_host)"
+        lv_inst_virsh "$vm_host" desc "gc-$vm_uuid" --title --new-desc 临时测试机 --live --config >/dev/null
+        lv_inst_virsh "$vm_host" metadata "gc-$vm_uuid" https://govcloud.example/xmlns/vm/1 --key gc --live --config \
+                --set '<vm><unit>市xx局</unit><system>协同办公OA</system><role>测试</role><number>9</number><request>1</request><pool>包头-A</pool></vm>' >/dev/null
+else
+        cat >"relabel-$vm_host/drift.json" <<JSON
 { "uuid": "$vm_uuid", "title": "临时测试机", "labels": { "unit": "市xx局", "system": "协同办公OA", "role": "测试", "number": 9, "request": 1, "pool": "包头-A" } }
 JSON
+fi
 echo "title of 市xx局协同办公OA应用服务器2 on $vm_host changed to 临时测试机"
 for _ in $(seq 300); do
         n=$(as authority-authority audit list --limit 1000 --json | python3 -c '
@@ -374,7 +551,7 @@ if command -v chromium >/dev/null && command -v pdftotext >/dev/null; then
 fi
 if [ -s golive.pdf ]; then
         echo "golive.pdf ($(stat -c %s golive.pdf) bytes); its text:"
-        pdftotext -layout golive.pdf - | sed '/^\s*$/d' | head -n 40
+        pdftotext -layout golive.pdf - | awk 'NF && n++ < 40'
 else
         echo "no PDF (chromium or poppler-utils missing); the page is $work/golive.html"
 fi
@@ -395,6 +572,10 @@ as authority-authority audit verify | tail -n 4
 
 step "Every VM, per host, with its labels"
 as provider-provider-ops vm list
+if [ "$hv" = qemu ]; then
+        step "And as each host's libvirtd sees them (after the change: 8 vCPUs and 16 GiB for 应用服务器1)"
+        domains
+fi
 
 step "What the tenant sees: its own unit's systems, with their states"
 as "tenant-$tenant" system list
@@ -428,6 +609,16 @@ what = e.get("stage") and "%s -> %s" % (e.get("from"), e["stage"]) or \
 print("%-6s %-16s %-28s %s  [%s]" % (e["id"], e["type"], e.get("approval", ""), what, sys.argv[2]))
 PY
 done
+
+# ------------------------------------------------------------------------
+# The exit workflow. A placeholder: it is written later; for now it only
+# says where it will be.
+demo_exit() {
+        step "A full exit ..."
+        return 0
+}
+# ------------------------------------------------------------------------
+demo_exit
 
 step "Done"
 echo "Every refusal above added one audit record and changed nothing else; the accepted requests,"

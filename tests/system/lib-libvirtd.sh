@@ -152,3 +152,251 @@ lv_stop() {
                 LV_DIR=
         fi
 }
+
+# ----------------------------------------------------------------------------
+# Several private libvirtds at once: one per simulated host, each in its
+# host's network namespace (libvirtd puts its domains' taps in its own network
+# namespace, so a VM's NIC lands on the VPC bridge of its host). Each instance
+# has what lv_start gives one daemon: its own virtlogd and libvirtd under
+# `setsid tini -s`, its own mount namespace (tmpfs over /run/libvirt,
+# /var/lib/libvirt, /etc/libvirt/qemu, /etc/libvirt/storage; /var/log/libvirt
+# and /run/libvirt/qemu bound to its directory, so the domains' logs and the
+# qemu pid files can be read from outside), its own socket, and, in a network
+# namespace, a sysfs of that namespace (/sys/class/net lists its links). The
+# qemu capability cache is shared: start instances in parallel, only the first
+# start on a machine probes qemu.
+#
+#   lv_usable                     print why not and fail, without root, the
+#                                 daemons, qemu or a mount namespace (the
+#                                 checks of lv_skip_unless_usable)
+#   lv_inst_start NAME [NETNS]    launch instance NAME (in NETNS, a name under
+#                                 /run/netns) and return at once; its directory
+#                                 is $LV_SET/NAME (LV_SET, mode 0755, is made
+#                                 by the first call), its URI
+#                                 ${LV_INST_URI[NAME]}
+#   lv_inst_wait NAME             until it answers and offers qemu domains
+#                                 (60 s at most)
+#   lv_inst_virsh NAME ARGS...    virsh -q -c ${LV_INST_URI[NAME]} ARGS...
+#   lv_inst_pool NAME POOL        a dir storage pool in $LV_SET/NAME/pool-POOL
+#   lv_inst_stop_all              destroy the domains, stop every instance,
+#                                 restore /dev/kvm, remove LV_SET; safe twice
+#   lv_inst_reap_stale            the same for the sets of runs that were
+#                                 killed before they could (the process that
+#                                 made the set is gone): every process is
+#                                 found from the set's pid files and checked
+#                                 against its command line before it is
+#                                 killed; their mounts go with them
+#
+# A set's owner is the shell that sourced this file ($$, with its start time).
+
+LV_SET=
+declare -A LV_INST_URI=()
+declare -A LV_INST_TINI=()
+
+_lv_why() {
+        echo "$*"
+        exit 1
+}
+
+lv_usable() {
+        (LV_SKIP=_lv_why lv_skip_unless_usable)
+}
+
+# _lv_starttime PID: the process's start time (clock ticks since boot).
+_lv_starttime() {
+        local stat f
+        stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+        # field 22 of stat: the 20th after the command name
+        read -r -a f <<<"${stat##*) }"
+        echo "${f[19]}"
+}
+
+# _lv_pid_if PIDFILE TEXT: the pid in PIDFILE when that process runs and
+# its command line holds TEXT.
+_lv_pid_if() {
+        local pid
+        pid=$(cat "$1" 2>/dev/null) || return 1
+        [[ $pid =~ ^[0-9]+$ ]] || return 1
+        [[ -r /proc/$pid/cmdline ]] || return 1
+        [[ $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) == *"$2"* ]] || return 1
+        echo "$pid"
+}
+
+# _lv_running PID: it runs (a zombie has ended: its parent has not waited yet).
+_lv_running() {
+        local stat
+        stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+        stat=${stat##*) }
+        [[ ${stat:0:1} != Z ]]
+}
+
+lv_inst_virsh() {
+        local name=$1
+        shift
+        virsh -q -c "${LV_INST_URI[$name]}" "$@"
+}
+
+lv_inst_start() {
+        local name=$1 ns=${2:-} d enter=()
+        if [[ -z $LV_SET ]]; then
+                LV_SET=$(mktemp -d /tmp/gc-libvirtd-set.XXXXXX) || return 1
+                chmod 755 "$LV_SET"
+                echo "$$ $(_lv_starttime $$)" >"$LV_SET/owner"
+                # As lv_start: qemu must be able to open /dev/kvm, or libvirt
+                # probes qemu again on every define.
+                if [ -c /dev/kvm ] && getent group kvm >/dev/null && [ "$(stat -c %G:%a /dev/kvm)" != kvm:660 ]; then
+                        stat -c '%u:%g %a' /dev/kvm >"$LV_SET/kvm.restore"
+                        chgrp kvm /dev/kvm
+                        chmod 0660 /dev/kvm
+                fi
+        fi
+        d=$LV_SET/$name
+        mkdir -p "$d/log" "$d/qemu-run" || return 1
+        mkdir -m 700 "$d/run"
+        mkdir -m 700 "$d/cgroup"
+        LV_INST_URI[$name]="qemu:///system?socket=$d/run/libvirt-sock"
+        cat >"$d/libvirtd.conf" <<CONF
+unix_sock_dir = "$d/run"
+unix_sock_rw_perms = "0700"
+unix_sock_ro_perms = "0700"
+unix_sock_admin_perms = "0700"
+CONF
+        cat >"$d/namespace.sh" <<SCRIPT
+set -e
+for m in /run/libvirt /var/lib/libvirt /etc/libvirt/qemu /etc/libvirt/storage; do
+        mount -t tmpfs -o mode=0755 gc-test-libvirt "\$m"
+done
+mkdir -p /run/libvirt/qemu
+mount --bind "$d/qemu-run" /run/libvirt/qemu
+mount --bind "$d/log" /var/log/libvirt
+if [ -n "$ns" ] && mount --rbind /sys/fs/cgroup "$d/cgroup"; then
+        # /sys of this network namespace, the cgroups kept
+        if mount -t sysfs -o nosuid,nodev,noexec sysfs /sys; then
+                mount --move "$d/cgroup" /sys/fs/cgroup
+        else
+                umount -R "$d/cgroup"
+        fi
+fi
+virtlogd -d -p "$d/virtlogd.pid"
+exec libvirtd -f "$d/libvirtd.conf" -p "$d/libvirtd.pid"
+SCRIPT
+        [[ -z $ns ]] || enter=(nsenter "--net=/run/netns/$ns")
+        setsid tini -s -- "${enter[@]}" unshare -m --propagation private bash "$d/namespace.sh" >"$d/libvirtd.log" 2>&1 &
+        LV_INST_TINI[$name]=$!
+        echo "${LV_INST_TINI[$name]}" >"$d/tini.pid"
+}
+
+lv_inst_wait() {
+        local name=$1 d=$LV_SET/$1 caps _
+        for _ in $(seq 1 600); do
+                lv_inst_virsh "$name" version >/dev/null 2>&1 && break
+                if ! kill -0 "${LV_INST_TINI[$name]}" 2>/dev/null && ! _lv_pid_if "$d/libvirtd.pid" "$d/" >/dev/null; then
+                        tail -n 20 "$d/libvirtd.log" >&2
+                        lv_fail "libvirtd $name exited at start"
+                        return 1
+                fi
+                sleep 0.1
+        done
+        caps=$(lv_inst_virsh "$name" capabilities) || { lv_fail "libvirtd $name does not answer on ${LV_INST_URI[$name]}"; return 1; }
+        [[ $caps == *"<domain type='qemu'"* ]] || { lv_fail "libvirtd $name offers no qemu domains"; return 1; }
+}
+
+lv_inst_pool() {
+        local d=$LV_SET/$1
+        mkdir -p "$d/pool-$2"
+        lv_inst_virsh "$1" pool-create-as "$2" dir --target "$d/pool-$2" >/dev/null ||
+                { lv_fail "cannot create the storage pool $2 on $1"; return 1; }
+}
+
+# _lv_inst_stop DIR: stop the instance whose directory is DIR, whoever
+# started it.
+_lv_inst_stop() {
+        local d=$1 uri="qemu:///system?socket=$1/run/libvirt-sock" dom f pid pids=() alive names=() cg _
+        for f in "$d"/qemu-run/*.xml "$d"/qemu-run/*.pid; do
+                [[ -e $f ]] || continue
+                f=${f##*/}
+                names+=("${f%.*}")
+        done
+        if [[ -S $d/run/libvirt-sock ]]; then
+                for dom in $(timeout 10 virsh -q -c "$uri" list --uuid 2>/dev/null); do
+                        timeout 10 virsh -q -c "$uri" destroy "$dom" >/dev/null 2>&1 || true
+                done
+        fi
+        # What destroy left: the qemu processes by their pid files.
+        for f in "$d"/qemu-run/*.pid; do
+                [[ -e $f ]] || continue
+                f=${f##*/}
+                if pid=$(_lv_pid_if "$d/qemu-run/$f" "guest=${f%.pid},"); then
+                        kill -KILL "$pid" 2>/dev/null || true
+                fi
+        done
+        for f in libvirtd virtlogd tini; do
+                pid=$(_lv_pid_if "$d/$f.pid" "$d/") || continue
+                [[ $f = tini ]] || kill -TERM "$pid" 2>/dev/null || true
+                pids+=("$pid")
+        done
+        for _ in $(seq 1 100); do
+                alive=0
+                for pid in ${pids[@]+"${pids[@]}"}; do
+                        _lv_running "$pid" && alive=1
+                done
+                [[ $alive = 1 ]] || break
+                sleep 0.1
+        done
+        for pid in ${pids[@]+"${pids[@]}"}; do
+                if _lv_running "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
+        done
+        # The cgroups of domains whose libvirtd died before it could remove
+        # them (empty once their qemu has gone).
+        for f in ${names[@]+"${names[@]}"}; do
+                for cg in /sys/fs/cgroup/*/machine/qemu-*-"$f".libvirt-qemu /sys/fs/cgroup/machine/qemu-*-"$f".libvirt-qemu; do
+                        if [[ -d $cg ]]; then find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
+                done
+        done
+        return 0
+}
+
+# _lv_set_remove SET: stop its instances, restore /dev/kvm, remove it.
+_lv_set_remove() {
+        local set=$1 d r
+        for d in "$set"/*/; do
+                [[ -e $d/libvirtd.conf ]] && _lv_inst_stop "${d%/}"
+        done
+        if [[ -s $set/kvm.restore ]]; then
+                r=$(cat "$set/kvm.restore")
+                chown "${r% *}" /dev/kvm 2>/dev/null || true
+                chmod "${r#* }" /dev/kvm 2>/dev/null || true
+        fi
+        rm -rf "$set"
+}
+
+lv_inst_stop_all() {
+        local name
+        [[ -n $LV_SET ]] || return 0
+        _lv_set_remove "$LV_SET"
+        for name in "${!LV_INST_TINI[@]}"; do
+                wait "${LV_INST_TINI[$name]}" 2>/dev/null || true
+        done
+        LV_INST_TINI=()
+        LV_INST_URI=()
+        LV_SET=
+}
+
+lv_inst_reap_stale() {
+        local set owner
+        for set in /tmp/gc-libvirtd-set.*; do
+                [[ -d $set && $set != "$LV_SET" ]] || continue
+                if [[ ! -s $set/owner ]]; then
+                        # being made right now, or a leftover of long ago
+                        [[ -n $(find "$set" -maxdepth 0 -mmin +1 2>/dev/null) ]] || continue
+                fi
+                read -r -a owner 2>/dev/null <"$set/owner" || owner=()
+                if [[ ${#owner[@]} -eq 2 && $(_lv_starttime "${owner[0]}" 2>/dev/null) == "${owner[1]}" ]] &&
+                        _lv_running "${owner[0]}"; then
+                        continue        # its run is still going
+                fi
+                echo "# a killed run's libvirtds ($set): stopped"
+                _lv_set_remove "$set"
+        done
+        return 0
+}
