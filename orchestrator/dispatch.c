@@ -24,6 +24,7 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "orch.h"
+#include "pack.h"
 #include "reclaim.h"
 #include "sheets.h"
 #include "trial.h"
@@ -159,6 +160,11 @@ static cJSON *vm_spec(struct orch *o, const struct vm_row *v) {
         }
         cJSON_AddStringToObject(j, "image", str_at(spec, "os") ?: "");
         cJSON_AddBoolToObject(j, "running", true);
+        /* R-EX3: where the exit will crypto-erase, volumes are made encrypted
+         * (qemu's LUKS, a secret only the agent holds). */
+        if (pool && (pool->pack->exit.wipe_method == PACK_WIPE_CRYPTO_ERASE ||
+                     (pool->pack->exit.wipe_method == PACK_WIPE_DEFAULT && strcmp(o->cfg->wipe_method, "crypto-erase") == 0)))
+                cJSON_AddTrueToObject(j, "encrypted");
         return j;
 }
 
