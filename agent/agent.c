@@ -14,6 +14,7 @@
 #include "alloc.h"
 #include "cleanup.h"
 #include "client.h"
+#include "crypto.h"
 #include "gc-config.h"
 #include "jobs.h"
 #include "journal.h"
@@ -21,6 +22,7 @@
 #include "log.h"
 #include "net.h"
 #include "tunnel.h"
+#include "wipejob.h"
 
 #define AGENT_TIMEOUT_S 30L             /* hello, results, inventory */
 #define AGENT_POLL_SLACK_S 10L          /* transfer timeout above the long-poll's wait */
@@ -28,6 +30,8 @@
 #define AGENT_RESULTS_FLUSH_S 5.0       /* post what is done after this long */
 #define AGENT_HEARTBEAT_DEFAULT_S 10u
 #define AGENT_TUNNEL_WAIT_S 2u          /* long-poll bound while tunnel events wait or a tunnel is live */
+#define AGENT_PROGRESS_BATCH 64         /* entries per POST /v1/agent/wipe-progress (its schema's bound) */
+#define AGENT_STOP_WAIT_S 1u            /* long-poll bound while a vm.stop waits for its domain */
 
 static volatile sig_atomic_t agent_stop = 0;
 static volatile sig_atomic_t agent_stop_signal = 0;
@@ -42,8 +46,17 @@ struct agent {
         struct client *client;
         struct net *net;                /* NULL without a network section */
         struct tunnels *tunnels;        /* the operations tunnels (agent/tunnel.h) */
+        struct wipejobs *wipes;         /* vm.wipe's threads (agent/wipejob.h) */
+        struct jobs_stops *stops;       /* vm.stop jobs waiting for their domains */
+        EVP_PKEY *wipe_key;             /* wipe.signing_key; NULL: none */
+        char *wipe_key_pem;             /* its public half, for hello */
+        uint64_t wipe_throttle_bps;     /* --unsafe-test-wipe-throttle */
+        bool wipe_corrupt;              /* --unsafe-test-wipe-corrupt */
+        double next_progress;
+        bool progress_unsupported;      /* the orchestrator answered 404: said once */
 
         char *host;                     /* from hello */
+        int64_t clock_offset;           /* the orchestrator's clock minus this host's, seconds */
         unsigned heartbeat_seconds;
         unsigned poll_seconds;
         char *problem;                  /* the last refusal logged, to log each once */
@@ -82,6 +95,24 @@ int agent_new(const struct agent_options *opts, struct agent **ret) {
         }
         if (opts->unsafe_test_net_step_delay_ms > 0)
                 a->config->network.net.step_delay_ms = opts->unsafe_test_net_step_delay_ms;
+        if (a->config->wipe.signing_key) {
+                r = crypto_key_load_private(a->config->wipe.signing_key, &a->wipe_key);
+                if (r < 0)
+                        return log_error_errno(r, "configuration %s: wipe.signing_key: %s cannot be loaded (a PEM private key, "
+                                               "SM2 or Ed25519, not encrypted)", a->config->path, a->config->wipe.signing_key);
+                r = crypto_key_public_pem(a->wipe_key, &a->wipe_key_pem);
+                if (r < 0)
+                        return log_error_errno(r, "wipe.signing_key %s: no public key from it", a->config->wipe.signing_key);
+        }
+        if (opts->unsafe_test_wipe_throttle_bps > 0) {
+                a->wipe_throttle_bps = opts->unsafe_test_wipe_throttle_bps;
+                log_warning("UNSAFE: wipes write at most %llu bytes/s, with a checkpoint after every chunk (tests only)",
+                            (unsigned long long) a->wipe_throttle_bps);
+        }
+        if (opts->unsafe_test_wipe_corrupt) {
+                a->wipe_corrupt = true;
+                log_warning("UNSAFE: a byte of every wiped volume is changed before its verification, which fails (tests only)");
+        }
         r = a->ops->open(a->config->libvirt_uri, a->config->storage_pool, &a->hv);
         if (r < 0)
                 return log_error_errno(r, "cannot open the hypervisor %s (storage pool %s)", a->config->libvirt_uri,
@@ -97,6 +128,10 @@ void agent_free(struct agent *a) {
         client_free(a->client);
         tunnels_close(a->tunnels);      /* before the network: its threads dial from router namespaces */
         net_close(a->net);
+        wipejobs_free(a->wipes);        /* before the hypervisor: its threads undefine secrets */
+        jobs_stops_free(a->stops);
+        EVP_PKEY_free(a->wipe_key);
+        free(a->wipe_key_pem);
         journal_close(a->journal);
         if (a->hv)
                 a->ops->close(a->hv);
@@ -177,6 +212,14 @@ int agent_check(struct agent *a, FILE *out) {
         if (access(tdir, W_OK) < 0)
                 ret = log_error_errno(errno, "configuration %s: the tunnel state's directory %s is not writable", c->path,
                                       tdir);
+        /* The wipe state directory is made at start where it is missing. */
+        _cleanup_free_ char *wdir = NULL;
+        slash = strrchr(c->wipe.state_dir, '/');
+        wdir = slash ? xstrndup(c->wipe.state_dir, slash == c->wipe.state_dir ? 1 : (size_t) (slash - c->wipe.state_dir))
+                     : xstrdup(".");
+        if (access(c->wipe.state_dir, W_OK) < 0 && access(wdir, W_OK) < 0)
+                ret = log_error_errno(errno, "configuration %s: neither the wipe state directory %s nor its parent is "
+                                      "writable", c->path, c->wipe.state_dir);
 
         r = agent_capacity(a->ops, a->hv, &c->capacity, &cap);
         if (r >= 0)
@@ -210,6 +253,16 @@ int agent_check(struct agent *a, FILE *out) {
                         c->tunnels.port_min, c->tunnels.port_max, c->tls_cert);
         else
                 fprintf(out, "tunnels: state %s, listeners on any port, served with %s\n", c->tunnels.state, c->tls_cert);
+        if (a->wipe_key) {
+                _cleanup_free_ char *fp = NULL;
+                enum gc_key_type type = GC_KEY_SM2;
+                (void) crypto_key_type(a->wipe_key, &type);
+                (void) crypto_key_fingerprint(a->wipe_key, &fp);
+                fprintf(out, "wipe: certificates signed with %s (%s, %s), state in %s, progress every %u s, "
+                        "a sampled verification reads %llu blocks\n", c->wipe.signing_key, crypto_key_type_to_string(type),
+                        fp ?: "?", c->wipe.state_dir, c->wipe.progress_seconds, (unsigned long long) c->wipe.sample_blocks);
+        } else
+                fprintf(out, "wipe: no signing key (wipe.signing_key): vm.wipe fails on this host, nothing is wiped\n");
         fprintf(out, "long-poll: up to %u s\n", c->poll_seconds);
         return ret;
 }
@@ -310,6 +363,8 @@ static int agent_hello(struct agent *a) {
         agent_add(c, "arch", cJSON_CreateString(cap.arch));
         agent_add(body, "version", cJSON_CreateString(GC_VERSION));
         agent_add(body, "hypervisor", cJSON_CreateString(a->config->libvirt_uri));
+        /* R-EX3: what the orchestrator verifies this host's certificates of sanitization with. */
+        agent_add(body, "wipe_key", a->wipe_key_pem ? cJSON_CreateString(a->wipe_key_pem) : cJSON_CreateNull());
         agent_add(body, "capacity", c);
 
         r = agent_call(a, "POST", "/v1/agent/hello", body, AGENT_TIMEOUT_S, true, false, &answer);
@@ -323,8 +378,10 @@ static int agent_hello(struct agent *a) {
                 hb = AGENT_HEARTBEAT_DEFAULT_S;
         /* R-OP1: tunnel deadlines and event times are on the orchestrator's clock. */
         const cJSON *now = cJSON_GetObjectItemCaseSensitive(answer, "time");
+        if (cJSON_IsNumber(now) && now->valuedouble > 0)
+                a->clock_offset = (int64_t) llround(now->valuedouble) - (int64_t) time(NULL);
         if (a->tunnels && cJSON_IsNumber(now) && now->valuedouble > 0) {
-                int64_t offset = (int64_t) llround(now->valuedouble) - (int64_t) time(NULL);
+                int64_t offset = a->clock_offset;
                 tunnels_set_clock_offset(a->tunnels, offset);
                 if (offset <= -2 || offset >= 2)
                         log_notice("clock: the orchestrator's is %+lld s from this host's; tunnel times are converted",
@@ -335,6 +392,8 @@ static int agent_hello(struct agent *a) {
                 poll = a->config->poll_seconds;
         free(a->host);
         a->host = xstrdup(host);
+        if (a->wipes)
+                wipejobs_set_host(a->wipes, a->host);   /* the certificates name the host as the orchestrator does */
         a->heartbeat_seconds = hb;
         a->poll_seconds = poll;
         agent_problem_clear(a);
@@ -489,15 +548,25 @@ static int agent_flush(struct agent *a, cJSON **results, int64_t *ids, size_t *n
         return r;
 }
 
+static struct jobs_env agent_jobs_env(struct agent *a) {
+        return (struct jobs_env) {
+                .ops = a->ops, .hv = a->hv, .journal = a->journal, .net = a->net,
+                .net_state = a->config->network.enabled ? a->config->network.state : NULL,
+                .tunnels = a->tunnels,
+                .wipes = a->wipes,
+                .storage_pool = a->config->storage_pool,
+                .wipe_sample_blocks = a->config->wipe.sample_blocks,
+                .stops = a->stops,
+        };
+}
+
 /* Long-poll, run what came, post the results: in batches, so that a long
  * list of jobs does not keep every result back until the last one is done. */
 static int agent_poll(struct agent *a, unsigned wait) {
         _cleanup_(cJSON_Deletep) cJSON *answer = NULL, *results = cJSON_CreateArray();
         _cleanup_free_ char *path = xasprintf("/v1/agent/jobs?wait=%u", wait);
         int64_t ids[AGENT_RESULTS_BATCH];
-        const struct jobs_env env = { .ops = a->ops, .hv = a->hv, .journal = a->journal, .net = a->net,
-                                      .net_state = a->config->network.enabled ? a->config->network.state : NULL,
-                                      .tunnels = a->tunnels };
+        const struct jobs_env env = agent_jobs_env(a);
         const cJSON *jobs, *job;
         size_t n = 0;
         int i = 0, total, r;
@@ -531,6 +600,8 @@ static int agent_poll(struct agent *a, unsigned wait) {
                         log_error("a job was not run: %s", gc_error_format(&err, buf, sizeof buf));
                         continue;
                 }
+                if (!result)
+                        continue;       /* a wipe in its thread: the result comes when it ends */
                 if (n == 0)
                         batch_start = agent_now();
                 ids[n++] = out.job;
@@ -543,6 +614,75 @@ static int agent_poll(struct agent *a, unsigned wait) {
                 }
         }
         return agent_flush(a, &results, ids, &n);
+}
+
+/* R-EX3: how far the wipes are. Entries not taken by the orchestrator are
+ * not sent again: the next change of each volume is. An orchestrator
+ * without the endpoint (404) is told about once; the results still come.
+ * Fails only when the orchestrator gives no answer. */
+static int agent_post_wipe_progress(struct agent *a) {
+        _cleanup_(cJSON_Deletep) cJSON *list = NULL;
+        int r;
+
+        if (!a->wipes || !(list = wipejobs_progress(a->wipes, a->clock_offset)))
+                return 0;
+        while (cJSON_GetArraySize(list) > 0) {
+                _cleanup_(cJSON_Deletep) cJSON *body = cJSON_CreateObject(), *answer = NULL;
+                cJSON *batch = cJSON_CreateArray(), *e;
+                long status = 0;
+
+                if (!body || !batch)
+                        abort();
+                for (int k = 0; k < AGENT_PROGRESS_BATCH && (e = cJSON_DetachItemFromArray(list, 0)); k++)
+                        cJSON_AddItemToArray(batch, e);
+                agent_add(body, "progress", batch);
+                r = client_request(a->client, "POST", "/v1/agent/wipe-progress", body, AGENT_TIMEOUT_S, true, &status, &answer);
+                if (r < 0)
+                        return r;
+                if (status == 404) {
+                        if (!a->progress_unsupported)
+                                log_notice("POST /v1/agent/wipe-progress: HTTP 404: this orchestrator takes no wipe progress; "
+                                           "the wipes' results still come");
+                        a->progress_unsupported = true;
+                        return 0;
+                }
+                if (status != 200) {
+                        _cleanup_free_ char *brief = agent_answer_brief(status, answer);
+                        agent_problem(a, true, "POST /v1/agent/wipe-progress: %s", brief);
+                        return 0;
+                }
+        }
+        return 0;
+}
+
+/* The pending jobs that ended (jobs_collect: wipes, stops): the wipes'
+ * progress first (their last entries count while the orchestrator has the
+ * job as running), then the results, journalled as done before they are
+ * posted. Between those, the progress of running wipes every
+ * wipe.progress_seconds. */
+static int agent_pending_report(struct agent *a) {
+        _cleanup_(cJSON_Deletep) cJSON *results = NULL;
+        _cleanup_free_ int64_t *ids = NULL;
+        const struct jobs_env env = agent_jobs_env(a);
+        double now = agent_now();
+        size_t n = 0;
+        int r;
+
+        r = jobs_collect(&env, &results, &ids, &n);
+        if (r < 0)
+                return r;
+        if (n > 0 || now >= a->next_progress) {
+                r = agent_post_wipe_progress(a);
+                if (r < 0)
+                        return r;
+                a->next_progress = now + a->config->wipe.progress_seconds;
+        }
+        if (n == 0)
+                return 0;
+        r = agent_post_results(a, results, ids, n);
+        if (r < 0)
+                log_warning("%zu result%s kept in the journal, to be posted after the next hello", n, n == 1 ? "" : "s");
+        return r;
 }
 
 /* R-OP3: the tunnels' refusals, sessions and closes, to the orchestrator.
@@ -646,6 +786,52 @@ static int agent_network_start(struct agent *a) {
         return 0;
 }
 
+/* vm.wipe's module: its state directory, the key, the test options. */
+static int agent_wipes_start(struct agent *a) {
+        const struct config_wipe *cw = &a->config->wipe;
+        const struct wipejob_config wc = {
+                .key = a->wipe_key,
+                .state_dir = cw->state_dir,
+                .ops = a->ops,
+                .hv = a->hv,
+                .test_throttle_bps = a->wipe_throttle_bps,
+                .test_corrupt = a->wipe_corrupt,
+        };
+        int r;
+
+        r = wipejobs_new(&wc, &a->wipes);
+        if (r < 0)
+                return log_error_errno(r, "wipe: cannot start (state directory %s)", cw->state_dir);
+        r = jobs_stops_new(&a->stops);
+        if (r < 0)
+                return r;
+        if (a->wipe_key)
+                log_info("wipe: certificates signed with %s, state in %s", cw->signing_key, cw->state_dir);
+        else
+                log_warning("wipe: no wipe.signing_key in %s: vm.wipe fails on this host (no certificate could be signed)",
+                            a->config->path);
+        return 0;
+}
+
+/* Running wipes stop at a checkpoint; the results of those that ended
+ * before go into the journal, and out if the orchestrator answers. */
+static void agent_wipes_stop(struct agent *a) {
+        _cleanup_(cJSON_Deletep) cJSON *results = NULL;
+        _cleanup_free_ int64_t *ids = NULL;
+        const struct jobs_env env = agent_jobs_env(a);
+        size_t n = 0, running;
+
+        if (!a->wipes)
+                return;
+        running = wipejobs_running(a->wipes);
+        if (running > 0)
+                log_notice("stopping %zu wipe%s; each resumes from its checkpoint when its job comes again", running,
+                           running == 1 ? "" : "s");
+        wipejobs_stop(a->wipes);
+        if (jobs_collect(&env, &results, &ids, &n) >= 0 && n > 0 && a->client)
+                (void) agent_post_results(a, results, ids, n);
+}
+
 int agent_run(struct agent *a) {
         const struct config *c = a->config;
         struct sigaction sa = { .sa_handler = agent_on_signal };
@@ -665,6 +851,9 @@ int agent_run(struct agent *a) {
         if (r < 0)
                 return r;
         r = agent_tunnels_start(a);
+        if (r < 0)
+                return r;
+        r = agent_wipes_start(a);
         if (r < 0)
                 return r;
         r = client_new(c->orchestrator, c->tls_cert, c->tls_key, c->tls_ca, &agent_stop, &a->client);
@@ -715,9 +904,17 @@ int agent_run(struct agent *a) {
                 /* Session records reach the orchestrator within seconds (R-OP3). */
                 if (wait > AGENT_TUNNEL_WAIT_S && agent_tunnels_busy(a))
                         wait = AGENT_TUNNEL_WAIT_S;
+                /* So do the wipes' progress and their results (R-EX3). */
+                if (wait > c->wipe.progress_seconds && wipejobs_running(a->wipes) > 0)
+                        wait = c->wipe.progress_seconds;
+                /* A vm.stop's domain is looked at between polls. */
+                if (wait > AGENT_STOP_WAIT_S && jobs_stops_pending(a->stops) > 0)
+                        wait = AGENT_STOP_WAIT_S;
                 r = agent_poll(a, wait);
                 if (r >= 0)
                         r = agent_post_tunnel_events(a, AGENT_TIMEOUT_S, true);
+                if (r >= 0)
+                        r = agent_pending_report(a);
                 if (r == -ECANCELED)
                         break;
                 if (r < 0) {
@@ -727,6 +924,7 @@ int agent_run(struct agent *a) {
                 }
         }
         log_notice("stopping on %s", agent_stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+        agent_wipes_stop(a);
         if (a->tunnels) {
                 /* Sessions cut ("agent_stopped"); unused tunnels are listened
                  * for again at the next start, and the events of the stop are

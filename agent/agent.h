@@ -7,15 +7,27 @@
  *   loop: every heartbeat_seconds post the inventory (every managed domain
  *         as VMSTATE); long-poll for jobs; run each (journal around it);
  *         post their results in one batch
+ *         while wipes run in their threads (agent/wipejob.h): the long-poll
+ *         waits at most wipe.progress_seconds, their progress is posted that
+ *         often (an orchestrator that answers 404 is told once in the log),
+ *         and each wipe's result is journalled and posted when it ends;
+ *         while a vm.stop waits for its domain to go off, the long-poll
+ *         waits at most 1 s and the domain is looked at after each
+ *         (jobs_collect), so that heartbeats go on
+ *
+ * The hello carries "wipe_key": the public half of wipe.signing_key (PEM),
+ * or null without one.
  *
  * A call that gets no answer, or an answer that is not a success, sends the
  * agent back to hello after a backoff (1 s doubling to 30 s). SIGTERM or
- * SIGINT: the job in hand is finished and its result posted, then
+ * SIGINT: the job in hand is finished and its result posted, running wipes
+ * stop at a checkpoint (they resume when their jobs come again), then
  * agent_run() returns 0.
  */
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <cJSON.h>
@@ -37,6 +49,14 @@ struct agent_options {
          * after each change (net_config.step_delay_ms), so that a test can
          * kill the agent in the middle of a VPC build. Never in production. */
         unsigned unsafe_test_net_step_delay_ms;
+        /* --unsafe-test-wipe-throttle BYTES_PER_SEC: wipes write at most this
+         * fast, with a checkpoint after every chunk, so that a test can kill
+         * the agent in the middle of one. Never in production. */
+        uint64_t unsafe_test_wipe_throttle_bps;
+        /* --unsafe-test-wipe-corrupt: one byte of each wiped volume flipped
+         * between the last pass and the verification, which must then fail.
+         * Never in production. */
+        bool unsafe_test_wipe_corrupt;
 };
 
 struct agent;

@@ -16,9 +16,10 @@
 
 static const char *const top_keys[] = {
         "orchestrator", "tls", "libvirt_uri", "storage_pool", "capacity", "poll_seconds", "journal", "network",
-        "tunnels", NULL,
+        "tunnels", "wipe", NULL,
 };
 static const char *const tunnels_keys[] = { "state", "ports", NULL };
+static const char *const wipe_keys[] = { "signing_key", "state_dir", "progress_seconds", "sample_blocks", NULL };
 static const char *const network_keys[] = {
         "prefix", "underlay", "netns_dir", "vxlan_port", "egress", "protected", "state", NULL,
 };
@@ -244,6 +245,38 @@ static int config_tunnels(const cJSON *tn, const char *dir, struct config *c, st
         return 0;
 }
 
+/* vm.wipe (agent/wipejob.h): the key that signs its certificates, where
+ * its checkpoints go, how often it reports. Called after the journal is known. */
+static int config_wipe(const cJSON *w, const char *dir, struct config *c, struct gc_error *err) {
+        const char *key = NULL, *state = NULL;
+        uint64_t progress = CONFIG_DEFAULT_WIPE_PROGRESS_SECONDS, sample = CONFIG_DEFAULT_WIPE_SAMPLE_BLOCKS;
+        int r;
+
+        if (w) {
+                r = config_check_object(w, "wipe", wipe_keys, err);
+                if (r < 0)
+                        return r;
+                r = config_string(w, "wipe", "signing_key", false, &key, err);
+                if (r < 0)
+                        return r;
+                r = config_string(w, "wipe", "state_dir", false, &state, err);
+                if (r < 0)
+                        return r;
+                r = config_integer(w, "wipe", "progress_seconds", 1, CONFIG_WIPE_PROGRESS_SECONDS_MAX, &progress, err);
+                if (r < 0)
+                        return r;
+                r = config_integer(w, "wipe", "sample_blocks", 1, CONFIG_WIPE_SAMPLE_BLOCKS_MAX, &sample, err);
+                if (r < 0)
+                        return r;
+        }
+        c->wipe.signing_key = key ? config_resolve(dir, key) : NULL;
+        /* Next to the journal by default, as the tunnels' state is. */
+        c->wipe.state_dir = state ? config_resolve(dir, state) : xasprintf("%s%s", c->journal, CONFIG_WIPE_STATE_SUFFIX);
+        c->wipe.progress_seconds = (unsigned) progress;
+        c->wipe.sample_blocks = sample;
+        return 0;
+}
+
 int config_parse(const char *text, size_t len, const char *dir, struct config **ret, struct gc_error *err) {
         _cleanup_(cJSON_Deletep) cJSON *doc = NULL;
         _cleanup_(config_freep) struct config *c = NULL;
@@ -357,6 +390,9 @@ int config_parse(const char *text, size_t len, const char *dir, struct config **
         r = config_tunnels(json_get(doc, "tunnels"), dir, c, err);
         if (r < 0)
                 return r;
+        r = config_wipe(json_get(doc, "wipe"), dir, c, err);
+        if (r < 0)
+                return r;
 
         *ret = TAKE_PTR(c);
         return 0;
@@ -406,5 +442,7 @@ void config_free(struct config *c) {
         free(c->network.net.protected);
         free(c->network.state);
         free(c->tunnels.state);
+        free(c->wipe.signing_key);
+        free(c->wipe.state_dir);
         free(c);
 }

@@ -21,13 +21,22 @@
  *                                                VPCs this host should have, for reconciling
  *    "tunnels": {                                the operations tunnels (agent/tunnel.h)
  *      "state": "tunnels.json",                  default: the journal's path + ".tunnels"
- *      "ports": [40000, 40999]}}                 the listeners' ports; default [0, 0]: any
+ *      "ports": [40000, 40999]},                 the listeners' ports; default [0, 0]: any
  *                                                port the kernel gives
+ *    "wipe": {                                   vm.wipe (agent/wipejob.h, R-EX3)
+ *      "signing_key": "sign/host-a.key",         PEM private key (SM2 or Ed25519) that signs
+ *                                                the certificates of sanitization; without
+ *                                                it vm.wipe fails (nothing is wiped)
+ *      "state_dir": "wipe",                      default: the journal's path + ".wipe": a
+ *                                                checkpoint file per volume
+ *      "progress_seconds": 5,                    default 5, 1..300: POST /v1/agent/wipe-progress
+ *      "sample_blocks": 4096}}                   default 4096: blocks read back by a "sampled"
+ *                                                verification whose WIPESPEC gives none
  *
  * Parsing is strict: an unknown key, a wrong type or a value out of range is
  * refused with its path in err->field ("tls.cert", "capacity.vcpus").
- * Relative paths (tls.*, journal, network.state, tunnels.state) are relative
- * to the file's directory.
+ * Relative paths (tls.*, journal, network.state, tunnels.state, wipe.*) are
+ * relative to the file's directory.
  * Each capacity member is optional; one that is given is reported to the
  * orchestrator instead of the hypervisor's own figure. arch is one of
  * x86_64, aarch64, other (the orchestrator's names).
@@ -50,6 +59,11 @@
 #define CONFIG_DEFAULT_NET_PREFIX "gc"
 #define CONFIG_DEFAULT_NET_STATE "/var/lib/govcloud/vpcs.json"
 #define CONFIG_TUNNELS_STATE_SUFFIX ".tunnels"
+#define CONFIG_WIPE_STATE_SUFFIX ".wipe"
+#define CONFIG_DEFAULT_WIPE_PROGRESS_SECONDS 5
+#define CONFIG_WIPE_PROGRESS_SECONDS_MAX 300
+#define CONFIG_DEFAULT_WIPE_SAMPLE_BLOCKS 4096
+#define CONFIG_WIPE_SAMPLE_BLOCKS_MAX (1u << 30)
 
 /* 0 or NULL: not overridden. */
 struct config_capacity {
@@ -70,6 +84,13 @@ struct config_tunnels {
         uint16_t port_min, port_max;    /* 0, 0: any port */
 };
 
+struct config_wipe {
+        char *signing_key;              /* NULL: none (vm.wipe fails) */
+        char *state_dir;                /* always set: wipe.state_dir or the journal's + ".wipe" */
+        unsigned progress_seconds;
+        uint64_t sample_blocks;
+};
+
 struct config {
         char *path;
         char *orchestrator;             /* https://HOST[:PORT][/PREFIX] */
@@ -81,6 +102,7 @@ struct config {
         char *journal;
         struct config_network network;
         struct config_tunnels tunnels;
+        struct config_wipe wipe;
 };
 
 int config_load(const char *path, struct config **ret, struct gc_error *err);

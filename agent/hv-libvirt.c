@@ -9,7 +9,10 @@
  *
  * Disks: one raw, sparse (allocation 0) volume per disk in the pool given
  * to open, named gc-UUID-NAME.img, attached as <disk type='volume'> on vda,
- * vdb, ... in the order of the spec. Disks of 0 GiB are left out.
+ * vdb, ... in the order of the spec. Disks of 0 GiB are left out. An
+ * encrypted spec makes new volumes in qemu's LUKS format instead, each with
+ * a libvirt secret whose usage is the volume's path (hv.h); undefine removes
+ * the secrets of the volumes it deletes.
  *
  * get reports the running domain's vCPUs and the memory of the persistent
  * definition (<currentMemory>): the balloon target that set_memory sets.
@@ -32,6 +35,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
@@ -40,6 +44,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "cleanup.h"
+#include "crypto.h"
 #include "hv.h"
 #include "log.h"
 #include "utf8.h"
@@ -48,11 +53,14 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(virConnectPtr, virConnectClose)
 DEFINE_TRIVIAL_CLEANUP_FUNC(virDomainPtr, virDomainFree)
 DEFINE_TRIVIAL_CLEANUP_FUNC(virStoragePoolPtr, virStoragePoolFree)
 DEFINE_TRIVIAL_CLEANUP_FUNC(virStorageVolPtr, virStorageVolFree)
+DEFINE_TRIVIAL_CLEANUP_FUNC(virSecretPtr, virSecretFree)
 
 #define HV_XML_MAX (1024 * 1024)        /* any XML this file writes or decodes */
 #define HV_XML_DEPTH_MAX 64
 #define HV_DEF_DISKS_MAX 16
 #define HV_GIB (UINT64_C(1) << 30)
+#define HV_SECRET_LEN 32                /* random bytes in a LUKS volume's passphrase */
+#define HV_LUKS_CREATE_TRIES 5
 
 struct hv {
         virConnectPtr conn;
@@ -69,6 +77,7 @@ static int hv_libvirt_errno_of(int code) {
         case VIR_ERR_NO_STORAGE_POOL:
         case VIR_ERR_NO_STORAGE_VOL:
         case VIR_ERR_NO_DOMAIN_METADATA:
+        case VIR_ERR_NO_SECRET:
                 return -ENOENT;
         case VIR_ERR_NO_SUPPORT:
         case VIR_ERR_OPERATION_UNSUPPORTED:
@@ -696,7 +705,9 @@ static int hv_libvirt_is_active(virDomainPtr dom) {
 /* --- what the domain definition says --------------------------------------- */
 
 struct hv_def_disk {
-        char *pool, *volume, *file, *dev;
+        char *pool, *volume, *file, *block;     /* the source: a pool's volume, a file or a block device */
+        char *dev;                              /* the target ("vda") */
+        char *secret;                           /* <encryption>'s secret UUID */
         bool is_disk;
 };
 
@@ -706,7 +717,7 @@ struct hv_def {
         size_t n_disks;
 
         /* parse state */
-        bool in_devices, in_disk, in_current_memory, memory_in_kib;
+        bool in_devices, in_disk, in_encryption, in_current_memory, memory_in_kib;
         struct hv_def_disk disk;
         struct gc_buf text;
 };
@@ -715,7 +726,9 @@ static void hv_def_disk_done(struct hv_def_disk *d) {
         free(d->pool);
         free(d->volume);
         free(d->file);
+        free(d->block);
         free(d->dev);
+        free(d->secret);
         *d = (struct hv_def_disk) { 0 };
 }
 
@@ -757,14 +770,26 @@ static int hv_def_on_node(const struct hv_xml_node *n, void *userdata) {
                 free(def->disk.pool);
                 free(def->disk.volume);
                 free(def->disk.file);
+                free(def->disk.block);
                 def->disk.pool = hv_xml_attr(n, "pool");
                 def->disk.volume = hv_xml_attr(n, "volume");
                 def->disk.file = hv_xml_attr(n, "file");
+                def->disk.block = hv_xml_attr(n, "dev");
+        } else if (def->in_disk && n->event == HV_XML_START && (n->depth == 3 || n->depth == 4) &&
+                   hv_xml_is(n, HV_XML_START, n->depth, "encryption")) {
+                /* Under <disk> (the older place) or under its <source>. */
+                def->in_encryption = true;
+        } else if (def->in_encryption && n->event == HV_XML_END && hv_xml_is(n, HV_XML_END, n->depth, "encryption")) {
+                def->in_encryption = false;
+        } else if (def->in_encryption && n->event == HV_XML_START && hv_xml_is(n, HV_XML_START, n->depth, "secret")) {
+                free(def->disk.secret);
+                def->disk.secret = hv_xml_attr(n, "uuid");
         } else if (def->in_disk && hv_xml_is(n, HV_XML_START, 3, "target")) {
                 free(def->disk.dev);
                 def->disk.dev = hv_xml_attr(n, "dev");
         } else if (def->in_disk && hv_xml_is(n, HV_XML_END, 2, "disk")) {
                 def->in_disk = false;
+                def->in_encryption = false;
                 if (def->disk.is_disk && def->n_disks < HV_DEF_DISKS_MAX) {
                         def->disks[def->n_disks++] = def->disk;
                         def->disk = (struct hv_def_disk) { 0 };
@@ -808,13 +833,198 @@ static int hv_libvirt_def_volume(struct hv *hv, const struct hv_def_disk *d, vir
                 vol = virStorageVolLookupByName(pool, d->volume);
                 if (!vol)
                         return hv_libvirt_fail("volume %s", d->volume);
-        } else if (d->file) {
-                vol = virStorageVolLookupByPath(hv->conn, d->file);
+        } else if (d->file || d->block) {
+                const char *path = d->file ? d->file : d->block;
+                vol = virStorageVolLookupByPath(hv->conn, path);
                 if (!vol)
-                        return hv_libvirt_fail("volume %s", d->file);
+                        return hv_libvirt_fail("volume %s", path);
         } else
                 return -ENOENT;
         *ret = vol;
+        return 0;
+}
+
+/* --- pools, volumes and secrets -------------------------------------------- */
+
+struct hv_pool_parse {
+        bool in_target, in_path;
+        struct gc_buf text;
+};
+
+static int hv_pool_on_node(const struct hv_xml_node *n, void *userdata) {
+        struct hv_pool_parse *p = userdata;
+
+        if (hv_xml_is(n, HV_XML_START, 1, "target"))
+                p->in_target = true;
+        else if (hv_xml_is(n, HV_XML_END, 1, "target"))
+                p->in_target = false;
+        else if (p->in_target && hv_xml_is(n, HV_XML_START, 2, "path"))
+                p->in_path = true;
+        else if (p->in_path && (n->event == HV_XML_TEXT || n->event == HV_XML_CDATA))
+                return hv_xml_append_text(&p->text, n);
+        else if (p->in_path && hv_xml_is(n, HV_XML_END, 2, "path"))
+                return 1;
+        return 0;
+}
+
+/* <pool><target><path>: the directory (or device directory) of its volumes. */
+static int hv_libvirt_pool_dir(virStoragePoolPtr pool, char **ret) {
+        _cleanup_free_ char *xml = virStoragePoolGetXMLDesc(pool, 0);
+        struct hv_pool_parse p = { .text = GC_BUF_INIT(4096) };
+        int r;
+
+        if (!xml)
+                return hv_libvirt_fail("definition of storage pool %s", virStoragePoolGetName(pool));
+        r = hv_xml_walk(xml, hv_pool_on_node, &p);
+        if (r >= 0 && (!p.text.data || p.text.len == 0 || p.text.data[0] != '/'))
+                r = -EBADMSG;
+        if (r < 0) {
+                gc_buf_free(&p.text);
+                return log_warning_errno(r, "storage pool %s: no target path in its definition",
+                                         virStoragePoolGetName(pool));
+        }
+        *ret = gc_buf_steal(&p.text, NULL);
+        return 0;
+}
+
+struct hv_vol_parse {
+        char format[16];
+        char *secret;
+        bool luks;                      /* <encryption format='luks'>: qemu's LUKS, whatever <format> says */
+        bool in_target, in_encryption;
+};
+
+static int hv_vol_on_node(const struct hv_xml_node *n, void *userdata) {
+        struct hv_vol_parse *p = userdata;
+
+        if (hv_xml_is(n, HV_XML_START, 1, "target"))
+                p->in_target = true;
+        else if (hv_xml_is(n, HV_XML_END, 1, "target"))
+                p->in_target = false;
+        else if (p->in_target && hv_xml_is(n, HV_XML_START, 2, "format")) {
+                _cleanup_free_ char *type = hv_xml_attr(n, "type");
+                if (type && strlen(type) < sizeof p->format)
+                        memcpy(p->format, type, strlen(type) + 1);
+        } else if (p->in_target && hv_xml_is(n, HV_XML_START, 2, "encryption")) {
+                _cleanup_free_ char *format = hv_xml_attr(n, "format");
+                p->in_encryption = true;
+                p->luks = format && strcmp(format, "luks") == 0;
+        }
+        else if (hv_xml_is(n, HV_XML_END, 2, "encryption"))
+                p->in_encryption = false;
+        else if (p->in_encryption && hv_xml_is(n, HV_XML_START, 3, "secret") && !p->secret)
+                p->secret = hv_xml_attr(n, "uuid");
+        return 0;
+}
+
+/* The volume's format ("raw", "qcow2", "luks") and, for an encrypted one,
+ * its secret's UUID as the volume's definition gives them. */
+static int hv_libvirt_vol_parse(virStorageVolPtr vol, struct hv_vol_parse *ret) {
+        _cleanup_free_ char *xml = virStorageVolGetXMLDesc(vol, 0);
+        struct hv_vol_parse p = { 0 };
+        int r;
+
+        if (!xml)
+                return hv_libvirt_fail("definition of volume %s", virStorageVolGetName(vol));
+        r = hv_xml_walk(xml, hv_vol_on_node, &p);
+        if (r < 0) {
+                free(p.secret);
+                return log_warning_errno(r, "volume %s: cannot read its definition", virStorageVolGetName(vol));
+        }
+        /* libvirt's dir pools call a LUKS file "raw" with an <encryption>. */
+        if (p.luks)
+                snprintf(p.format, sizeof p.format, "luks");
+        *ret = p;
+        return 0;
+}
+
+/* The secret whose usage is the volume at path: its UUID, or NULL (none,
+ * or a driver without secrets). */
+static char *hv_libvirt_secret_by_usage(struct hv *hv, const char *path) {
+        _cleanup_(virSecretFreep) virSecretPtr sec = virSecretLookupByUsage(hv->conn, VIR_SECRET_USAGE_TYPE_VOLUME, path);
+        char uuid[VIR_UUID_STRING_BUFLEN];
+
+        if (!sec || virSecretGetUUIDString(sec, uuid) < 0)
+                return NULL;
+        return xstrdup(uuid);
+}
+
+/* A secret for a new LUKS volume at path: the one that names it already
+ * (left by an interrupted define, whose volume was never made) or a new
+ * one; in both cases with a fresh random value. */
+static int hv_libvirt_secret_make(struct hv *hv, const char *path, char ret_uuid[static VIR_UUID_STRING_BUFLEN],
+                                  bool *ret_made) {
+        _cleanup_(virSecretFreep) virSecretPtr sec = NULL;
+        _cleanup_(hv_xml_out_done) struct hv_xml_out o = { .buf = GC_BUF_INIT(HV_XML_MAX) };
+        uint8_t value[HV_SECRET_LEN];
+        bool made = false;
+        char *hex;
+        int r;
+
+        sec = virSecretLookupByUsage(hv->conn, VIR_SECRET_USAGE_TYPE_VOLUME, path);
+        if (!sec) {
+                r = hv_libvirt_errno();
+                if (r == -EOPNOTSUPP)
+                        return log_warning_errno(r, "encrypted volume %s: this hypervisor has no libvirt secrets to hold "
+                                                 "its passphrase (%s)", path, virGetLastErrorMessage());
+                if (r != -ENOENT)
+                        return hv_libvirt_fail("secret of volume %s", path);
+                /* private: libvirt never gives the value out again. */
+                hv_xml_raw(&o, "<secret ephemeral='no' private='yes'><description>govcloud: passphrase of ");
+                hv_xml_text(&o, "volume", path);
+                hv_xml_raw(&o, "</description><usage type='volume'><volume>");
+                hv_xml_text(&o, "volume", path);
+                hv_xml_raw(&o, "</volume></usage></secret>");
+                if (o.error < 0)
+                        return log_warning_errno(o.error, "encrypted volume %s: cannot write its secret's definition", path);
+                sec = virSecretDefineXML(hv->conn, o.buf.data, 0);
+                if (!sec) {
+                        r = hv_libvirt_errno();
+                        if (r == -EOPNOTSUPP)
+                                return log_warning_errno(r, "encrypted volume %s: this hypervisor has no libvirt secrets "
+                                                         "to hold its passphrase (%s)", path, virGetLastErrorMessage());
+                        return hv_libvirt_fail("define the secret of volume %s", path);
+                }
+                made = true;
+        }
+        if (virSecretGetUUIDString(sec, ret_uuid) < 0) {
+                r = hv_libvirt_fail("UUID of the secret of volume %s", path);
+                goto undo;
+        }
+        r = crypto_random(value, sizeof value);
+        if (r < 0) {
+                log_warning_errno(r, "encrypted volume %s: no randomness for its passphrase", path);
+                goto undo;
+        }
+        /* qemu takes a passphrase only as UTF-8 text: the bytes in hex. */
+        hex = crypto_hex(value, sizeof value);
+        OPENSSL_cleanse(value, sizeof value);
+        r = virSecretSetValue(sec, (const unsigned char *) hex, strlen(hex), 0);
+        OPENSSL_cleanse(hex, strlen(hex));
+        free(hex);
+        if (r < 0) {
+                r = hv_libvirt_fail("set the secret of volume %s", path);
+                goto undo;
+        }
+        *ret_made = made;
+        return 0;
+undo:
+        if (made)
+                (void) virSecretUndefine(sec);
+        return r;
+}
+
+static int hv_libvirt_secret_undefine(struct hv *hv, const char *secret_uuid) {
+        _cleanup_(virSecretFreep) virSecretPtr sec = NULL;
+
+        if (!secret_uuid || strlen(secret_uuid) != HV_UUID_LEN)
+                return log_warning_errno(-EINVAL, "secret \"%.64s\": not a UUID", secret_uuid ? secret_uuid : "");
+        sec = virSecretLookupByUUIDString(hv->conn, secret_uuid);
+        if (!sec)
+                return hv_libvirt_fail("secret %s", secret_uuid);
+        if (virSecretUndefine(sec) < 0)
+                return hv_libvirt_fail("undefine secret %s", secret_uuid);
+        log_debug("undefined secret %s", secret_uuid);
         return 0;
 }
 
@@ -1047,28 +1257,82 @@ static int hv_libvirt_check_spec(const struct hv_spec *spec) {
         return 0;
 }
 
-/* The volume of one disk, created sparse unless it exists. */
-static int hv_libvirt_volume_ensure(struct hv *hv, const char *name, uint64_t gib, bool *ret_created) {
+/* The volume of one disk, created sparse unless it exists; encrypted: a
+ * new one in LUKS format with its own secret (hv.h). ret_secret: the
+ * secret's UUID for the disk's <encryption>, "" for a volume without one;
+ * ret_secret_made: a secret this call defined (undone with the volume). */
+static int hv_libvirt_volume_ensure(struct hv *hv, const char *name, uint64_t gib, bool encrypted, bool *ret_created,
+                                    char ret_secret[static VIR_UUID_STRING_BUFLEN], bool *ret_secret_made) {
         _cleanup_(virStorageVolFreep) virStorageVolPtr vol = NULL;
-        _cleanup_free_ char *xml = NULL;
+        _cleanup_free_ char *xml = NULL, *dir = NULL, *path = NULL;
+        char secret[VIR_UUID_STRING_BUFLEN] = "";
+        bool secret_made = false;
+        int r;
 
         vol = virStorageVolLookupByName(hv->pool, name);
         if (vol) {
+                /* As it is (encrypted or not); a LUKS one needs its secret named on the disk. */
+                struct hv_vol_parse p = { 0 };
+                if (hv_libvirt_vol_parse(vol, &p) >= 0 && strcmp(p.format, "luks") == 0) {
+                        _cleanup_free_ char *vpath = virStorageVolGetPath(vol);
+                        _cleanup_free_ char *by_usage = vpath && !p.secret ? hv_libvirt_secret_by_usage(hv, vpath) : NULL;
+                        const char *u = p.secret ? p.secret : by_usage;
+                        if (u && strlen(u) == HV_UUID_LEN)
+                                memcpy(secret, u, HV_UUID_LEN + 1);
+                        else
+                                log_warning("volume %s is in LUKS format but no libvirt secret names it: qemu cannot open it",
+                                            name);
+                }
+                free(p.secret);
+                memcpy(ret_secret, secret, sizeof secret);
                 *ret_created = false;
+                *ret_secret_made = false;
                 return 0;
         }
         if (virGetLastErrorCode() != VIR_ERR_NO_STORAGE_VOL)
                 return hv_libvirt_fail("volume %s", name);
 
-        xml = xasprintf("<volume><name>%s</name>"
-                        "<capacity unit='bytes'>%" PRIu64 "</capacity>"
-                        "<allocation unit='bytes'>0</allocation>"
-                        "<target><format type='raw'/></target></volume>",
-                        name, gib * HV_GIB);
+        if (encrypted) {
+                r = hv_libvirt_pool_dir(hv->pool, &dir);
+                if (r < 0)
+                        return r;
+                path = xasprintf("%s/%s", dir, name);
+                r = hv_libvirt_secret_make(hv, path, secret, &secret_made);
+                if (r < 0)
+                        return r;
+                /* qemu's LUKS format: libvirt's dir pools write it as "raw" with an <encryption>. */
+                xml = xasprintf("<volume><name>%s</name>"
+                                "<capacity unit='bytes'>%" PRIu64 "</capacity>"
+                                "<allocation unit='bytes'>0</allocation>"
+                                "<target><format type='raw'/>"
+                                "<encryption format='luks'><secret type='passphrase' uuid='%s'/></encryption>"
+                                "</target></volume>",
+                                name, gib * HV_GIB, secret);
+        } else
+                xml = xasprintf("<volume><name>%s</name>"
+                                "<capacity unit='bytes'>%" PRIu64 "</capacity>"
+                                "<allocation unit='bytes'>0</allocation>"
+                                "<target><format type='raw'/></target></volume>",
+                                name, gib * HV_GIB);
         vol = virStorageVolCreateXML(hv->pool, xml, 0);
-        if (!vol)
-                return hv_libvirt_fail("create volume %s in %s", name, hv->pool_name);
+        /* qemu-img times its PBKDF2 rounds by thread CPU time and gives up
+         * ("Unable to get accurate CPU usage") when one measures 0 ms, which
+         * happens now and then on a virtual machine: try again. */
+        for (int i = 1; !vol && encrypted && i < HV_LUKS_CREATE_TRIES &&
+                        virGetLastErrorCode() == VIR_ERR_INTERNAL_ERROR &&
+                        strstr(virGetLastErrorMessage(), "accurate CPU usage"); i++) {
+                log_debug("create encrypted volume %s: qemu-img could not time its key derivation; again", name);
+                vol = virStorageVolCreateXML(hv->pool, xml, 0);
+        }
+        if (!vol) {
+                r = hv_libvirt_fail("create %svolume %s in %s", encrypted ? "encrypted " : "", name, hv->pool_name);
+                if (secret_made)
+                        (void) hv_libvirt_secret_undefine(hv, secret);
+                return r;
+        }
+        memcpy(ret_secret, secret, sizeof secret);
         *ret_created = true;
+        *ret_secret_made = secret_made;
         return 0;
 }
 
@@ -1083,7 +1347,8 @@ static int hv_libvirt_define(struct hv *hv, const struct hv_spec *spec) {
         _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
         _cleanup_(hv_xml_out_done) struct hv_xml_out o = { .buf = GC_BUF_INIT(HV_XML_MAX) };
         char *volumes[HV_DISKS_MAX] = { 0 };
-        bool created[HV_DISKS_MAX] = { 0 };
+        bool created[HV_DISKS_MAX] = { 0 }, secret_made[HV_DISKS_MAX] = { 0 };
+        char secrets[HV_DISKS_MAX][VIR_UUID_STRING_BUFLEN] = { { 0 } };
         char uuid[HV_UUID_LEN + 1], name[sizeof GC_WIRE_DOMAIN_PREFIX + HV_UUID_LEN];
         char arch[16];
         unsigned max_vcpus;
@@ -1131,6 +1396,17 @@ static int hv_libvirt_define(struct hv *hv, const struct hv_spec *spec) {
         max_vcpus = spec->max_vcpus ? spec->max_vcpus : spec->vcpus;
         max_memory_mib = spec->max_memory_mib ? spec->max_memory_mib : spec->memory_mib;
 
+        /* The volumes first: an encrypted one's secret is named on its disk. */
+        for (size_t i = 0; i < spec->n_disks; i++) {
+                if (spec->disks[i].gib == 0)
+                        continue;
+                volumes[i] = hv_libvirt_volume_name(uuid, spec->disks[i].name);
+                r = hv_libvirt_volume_ensure(hv, volumes[i], spec->disks[i].gib, spec->encrypted, &created[i], secrets[i],
+                                             &secret_made[i]);
+                if (r < 0)
+                        goto undo;
+        }
+
         hv_xml_raw(&o, "<domain type='%s'>", hv->test_driver ? "test" : "qemu");
         hv_xml_raw(&o, "<name>%s</name><uuid>%s</uuid>", name, uuid);
         if (spec->title && *spec->title)
@@ -1145,12 +1421,16 @@ static int hv_libvirt_define(struct hv *hv, const struct hv_spec *spec) {
         hv_xml_raw(&o, "<features><acpi/></features>");
         hv_xml_raw(&o, "<devices>");
         for (size_t i = 0, j = 0; i < spec->n_disks; i++) {
-                if (spec->disks[i].gib == 0)
+                if (!volumes[i])
                         continue;
-                volumes[i] = hv_libvirt_volume_name(uuid, spec->disks[i].name);
                 hv_xml_raw(&o, "<disk type='volume' device='disk'><driver name='qemu' type='raw'/><source pool='");
                 hv_xml_text(&o, "pool", hv->pool_name);
-                hv_xml_raw(&o, "' volume='%s'/><target dev='vd%c' bus='virtio'/></disk>", volumes[i], (char) ('a' + j++));
+                hv_xml_raw(&o, "' volume='%s'/><target dev='vd%c' bus='virtio'/>", volumes[i], (char) ('a' + j++));
+                /* qemu opens a LUKS volume with the passphrase from its secret. */
+                if (secrets[i][0])
+                        hv_xml_raw(&o, "<encryption format='luks'><secret type='passphrase' uuid='%s'/></encryption>",
+                                   secrets[i]);
+                hv_xml_raw(&o, "</disk>");
         }
         for (size_t i = 0; i < spec->n_nics; i++) {
                 if (!spec->nics[i].bridge[0])
@@ -1165,15 +1445,7 @@ static int hv_libvirt_define(struct hv *hv, const struct hv_spec *spec) {
         hv_xml_raw(&o, "</devices></domain>");
         if (o.error < 0) {
                 r = log_warning_errno(o.error, "define %s: cannot write its definition", name);
-                goto out;
-        }
-
-        for (size_t i = 0; i < spec->n_disks; i++) {
-                if (!volumes[i])
-                        continue;
-                r = hv_libvirt_volume_ensure(hv, volumes[i], spec->disks[i].gib, &created[i]);
-                if (r < 0)
-                        goto undo;
+                goto undo;
         }
 
         dom = virDomainDefineXML(hv->conn, o.buf.data);
@@ -1186,9 +1458,12 @@ static int hv_libvirt_define(struct hv *hv, const struct hv_spec *spec) {
         goto out;
 
 undo:
-        for (size_t i = 0; i < spec->n_disks; i++)
+        for (size_t i = 0; i < spec->n_disks; i++) {
                 if (created[i])
                         hv_libvirt_volume_delete(hv, volumes[i]);
+                if (secret_made[i])
+                        (void) hv_libvirt_secret_undefine(hv, secrets[i]);
+        }
 out:
         for (size_t i = 0; i < spec->n_disks; i++)
                 free(volumes[i]);
@@ -1245,6 +1520,11 @@ static int hv_libvirt_volumes_delete(struct hv *hv, const char *uuid) {
         for (int i = 0; i < n; i++) {
                 const char *name = virStorageVolGetName(vols[i]);
                 if (name && strncmp(name, prefix, strlen(prefix)) == 0) {
+                        /* An encrypted volume's secret goes with it: nothing else can use it. */
+                        _cleanup_free_ char *path = virStorageVolGetPath(vols[i]);
+                        _cleanup_free_ char *secret = path ? hv_libvirt_secret_by_usage(hv, path) : NULL;
+                        if (secret)
+                                (void) hv_libvirt_secret_undefine(hv, secret);
                         if (virStorageVolDelete(vols[i], 0) < 0) {
                                 int k = hv_libvirt_fail("delete volume %s", name);
                                 if (r == 0)
@@ -1693,6 +1973,166 @@ static int hv_libvirt_stats(struct hv *hv, struct hv_stat **ret, size_t *ret_n) 
         return 0;
 }
 
+/* --- volumes, for the wipe ---------------------------------------------------- */
+
+/* Whether two paths name the same file: equal, or equal once resolved. */
+static bool hv_same_path(const char *a, const char *b) {
+        char ra[PATH_MAX], rb[PATH_MAX];
+
+        if (!a || !b)
+                return false;
+        if (strcmp(a, b) == 0)
+                return true;
+        return realpath(a, ra) && realpath(b, rb) && strcmp(ra, rb) == 0;
+}
+
+/* The file or block device a disk of a definition names; NULL when none
+ * (a network disk, a volume that is gone). */
+static char *hv_libvirt_disk_path(struct hv *hv, const struct hv_def_disk *d) {
+        if (d->volume) {
+                _cleanup_(virStorageVolFreep) virStorageVolPtr vol = NULL;
+                if (hv_libvirt_def_volume(hv, d, &vol) < 0)
+                        return NULL;
+                return virStorageVolGetPath(vol);
+        }
+        if (d->file)
+                return xstrdup(d->file);
+        if (d->block)
+                return xstrdup(d->block);
+        return NULL;
+}
+
+/* What libvirt says about one disk of domain uuid (hv_volume). */
+static int hv_libvirt_volume_describe(struct hv *hv, const char *uuid, const char *managed_uuid, const struct hv_def_disk *d,
+                                      size_t index, struct hv_volume *ret) {
+        _cleanup_(hv_volume_done) struct hv_volume v = { 0 };
+        _cleanup_(virStorageVolFreep) virStorageVolPtr vol = NULL;
+        _cleanup_(virStoragePoolFreep) virStoragePoolPtr pool = NULL;
+        struct hv_vol_parse p = { 0 };
+        virStorageVolInfo info;
+        char pool_uuid[VIR_UUID_STRING_BUFLEN];
+        const char *src = d->volume ? d->volume : d->file ? d->file : d->block;
+        int r;
+
+        if (!src || !hv_libvirt_volume_disk(src, uuid, v.disk)) {
+                if (d->dev && strlen(d->dev) < sizeof v.disk)
+                        memcpy(v.disk, d->dev, strlen(d->dev) + 1);
+                else
+                        snprintf(v.disk, sizeof v.disk, "disk%zu", index);
+        }
+        v.path = hv_libvirt_disk_path(hv, d);
+        if (!v.path)
+                goto done;
+        vol = virStorageVolLookupByPath(hv->conn, v.path);
+        if (!vol) {
+                if (virGetLastErrorCode() != VIR_ERR_NO_STORAGE_VOL)
+                        return hv_libvirt_fail("volume %s", v.path);
+                goto done;      /* in no pool: the caller refuses it */
+        }
+        pool = virStoragePoolLookupByVolume(vol);
+        if (!pool)
+                return hv_libvirt_fail("the pool of volume %s", v.path);
+        if (virStoragePoolGetUUIDString(pool, pool_uuid) < 0)
+                return hv_libvirt_fail("UUID of storage pool %s", virStoragePoolGetName(pool));
+        v.pool = xstrdup(virStoragePoolGetName(pool));
+        v.managed = strcmp(pool_uuid, managed_uuid) == 0;
+        r = hv_libvirt_pool_dir(pool, &v.pool_dir);
+        if (r < 0)
+                return r;
+        const char *key = virStorageVolGetKey(vol), *vname = virStorageVolGetName(vol);
+        v.key = key ? xstrdup(key) : NULL;
+        v.name = vname ? xstrdup(vname) : NULL;
+
+        /* What a wipe covers is the file's own size (st_size: a qcow2 or
+         * LUKS file is larger or smaller than its capacity), or the device's. */
+        if (virStorageVolGetInfoFlags(vol, &info, VIR_STORAGE_VOL_GET_PHYSICAL) == 0)
+                v.size = info.allocation;
+        else if (virStorageVolGetInfo(vol, &info) == 0)
+                v.size = info.capacity;
+        else
+                log_debug("volume %s: no size from libvirt: %s", v.path, virGetLastErrorMessage());
+
+        if (hv_libvirt_vol_parse(vol, &p) >= 0) {
+                memcpy(v.format, p.format, sizeof v.format);
+                v.secret = TAKE_PTR(p.secret);
+        }
+        if (strcmp(v.format, "luks") == 0 && !v.secret) {
+                /* After a pool refresh the volume may not name it; the disk or the usage does. */
+                v.secret = d->secret ? xstrdup(d->secret) : hv_libvirt_secret_by_usage(hv, v.path);
+        }
+done:
+        *ret = v;
+        v = (struct hv_volume) { 0 };
+        return 0;
+}
+
+/* For each volume, the first running domain other than uuid whose disks
+ * include its path. */
+static int hv_libvirt_attached(struct hv *hv, const char *uuid, struct hv_volume *v, size_t n) {
+        virDomainPtr *doms = NULL;
+        int k;
+
+        k = virConnectListAllDomains(hv->conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+        if (k < 0)
+                return hv_libvirt_fail("list running domains");
+        for (int i = 0; i < k; i++) {
+                char other[VIR_UUID_STRING_BUFLEN];
+                _cleanup_free_ char *xml = NULL;
+                struct hv_def def = { .text = GC_BUF_INIT(HV_XML_MAX) };
+
+                if (virDomainGetUUIDString(doms[i], other) < 0 || strcmp(other, uuid) == 0)
+                        goto next;
+                xml = virDomainGetXMLDesc(doms[i], 0);
+                if (!xml || hv_xml_walk(xml, hv_def_on_node, &def) < 0) {
+                        log_debug("running domain %s: its disks cannot be read; gone meanwhile?", virDomainGetName(doms[i]));
+                        goto next;
+                }
+                for (size_t j = 0; j < def.n_disks; j++) {
+                        _cleanup_free_ char *path = hv_libvirt_disk_path(hv, &def.disks[j]);
+                        for (size_t m = 0; path && m < n; m++)
+                                if (!v[m].attached && hv_same_path(v[m].path, path))
+                                        v[m].attached = xstrdup(virDomainGetName(doms[i]));
+                }
+next:
+                hv_def_done(&def);
+                virDomainFree(doms[i]);
+        }
+        free(doms);
+        return 0;
+}
+
+static int hv_libvirt_volumes(struct hv *hv, const char *uuid_in, struct hv_volume **ret, size_t *ret_n) {
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        _cleanup_(hv_def_done) struct hv_def def = { 0 };
+        char uuid[HV_UUID_LEN + 1], managed[VIR_UUID_STRING_BUFLEN];
+        struct hv_volume *v;
+        int r;
+
+        r = hv_libvirt_lookup(hv, uuid_in, uuid, &dom);
+        if (r < 0)
+                return r;
+        r = hv_libvirt_def(dom, &def);
+        if (r < 0)
+                return r;
+        if (virStoragePoolGetUUIDString(hv->pool, managed) < 0)
+                return hv_libvirt_fail("UUID of storage pool %s", hv->pool_name);
+        v = xnew(struct hv_volume, def.n_disks ? def.n_disks : 1);
+        for (size_t i = 0; i < def.n_disks; i++) {
+                r = hv_libvirt_volume_describe(hv, uuid, managed, &def.disks[i], i, &v[i]);
+                if (r < 0)
+                        goto fail;
+        }
+        r = hv_libvirt_attached(hv, uuid, v, def.n_disks);
+        if (r < 0)
+                goto fail;
+        *ret = v;
+        *ret_n = def.n_disks;
+        return 0;
+fail:
+        hv_volumes_free(v, def.n_disks);
+        return r;
+}
+
 const struct hv_ops hv_libvirt_ops = {
         .name = "libvirt",
         .open = hv_libvirt_open,
@@ -1709,4 +2149,6 @@ const struct hv_ops hv_libvirt_ops = {
         .undefine = hv_libvirt_undefine,
         .list = hv_libvirt_list,
         .stats = hv_libvirt_stats,
+        .volumes = hv_libvirt_volumes,
+        .secret_undefine = hv_libvirt_secret_undefine,
 };

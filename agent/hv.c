@@ -40,3 +40,24 @@ void hv_spec_done(struct hv_spec *s) {
         hv_labels_done(&s->labels);
         *s = (struct hv_spec) { 0 };
 }
+
+void hv_volume_done(struct hv_volume *v) {
+        if (!v)
+                return;
+        free(v->path);
+        free(v->pool);
+        free(v->pool_dir);
+        free(v->name);
+        free(v->key);
+        free(v->secret);
+        free(v->attached);
+        *v = (struct hv_volume) { 0 };
+}
+
+void hv_volumes_free(struct hv_volume *v, size_t n) {
+        if (!v)
+                return;
+        for (size_t i = 0; i < n; i++)
+                hv_volume_done(&v[i]);
+        free(v);
+}

@@ -10,6 +10,14 @@
  * Only domains that carry that metadata are listed: the agent never touches
  * what it did not create.
  *
+ * Encrypted volumes (hv_spec.encrypted): define creates each NEW volume in
+ * qemu's LUKS format with a libvirt secret of its own (private, persistent,
+ * usage "volume" = the volume's path; its value 32 random bytes in hex:
+ * qemu takes a passphrase only as UTF-8 text), and
+ * the disk carries the same <encryption> so that qemu opens it. A volume
+ * that exists already is used as it is. A driver without secrets (the test
+ * driver): -EOPNOTSUPP, nothing defined.
+ *
  * Errors: negative errno with libvirt's message logged (one line):
  * -ENOENT no such domain / volume, -EEXIST a domain of that name with
  * another UUID, -EOPNOTSUPP the driver cannot do it (the test driver and
@@ -61,6 +69,7 @@ struct hv_spec {
         char *image;                    /* NULL: no image */
         struct hv_nic nics[HV_NICS_MAX];  /* set at define; bridge "" is no NIC */
         size_t n_nics;
+        bool encrypted;                 /* new volumes in LUKS format (above) */
 };
 
 enum hv_state {
@@ -104,6 +113,23 @@ struct hv_stat {
         int64_t disk_capacity_bytes;
 };
 
+/* One disk of a domain, as a wipe needs to know it (agent/wipe.h, R-EX3):
+ * what the definition names and what libvirt says about that path. */
+struct hv_volume {
+        char disk[16];                  /* "system", "data"; the target ("vdc") of a disk govcloud did not name */
+        char *path;                     /* the file or block device of the disk's source */
+        char *pool;                     /* the pool virStorageVolLookupByPath finds it in; NULL: no volume there */
+        char *pool_dir;                 /* that pool's target path; NULL with pool */
+        bool managed;                   /* pool is the one given to open */
+        char *name;                     /* the volume's name in its pool; NULL with pool */
+        char *key;                      /* the volume's key (a dir pool: its path); NULL with pool */
+        uint64_t size;                  /* bytes a wipe covers: a file's size on disk (st_size), a device's */
+        char format[16];                /* "raw", "qcow2", "luks", ... as libvirt has it; "" unknown */
+        char *secret;                   /* LUKS: the UUID of the libvirt secret holding the passphrase; NULL: none */
+        char *attached;                 /* the name of a running domain (not this one) with this path among
+                                         * its disks; NULL: none */
+};
+
 struct hv_ops {
         const char *name;
         /* uri: "test:///default", "qemu:///system"; pool: the storage pool
@@ -130,6 +156,11 @@ struct hv_ops {
         int (*list)(struct hv *hv, struct hv_domain **ret, size_t *ret_n);
         /* One bulk call (virConnectGetAllDomainStats) for those domains. */
         int (*stats)(struct hv *hv, struct hv_stat **ret, size_t *ret_n);
+        /* The disks of the domain's persistent definition, in its order. */
+        int (*volumes)(struct hv *hv, const char *uuid, struct hv_volume **ret, size_t *ret_n);
+        /* Undefine the libvirt secret with this UUID: -ENOENT when there is
+         * none, -EOPNOTSUPP on a driver without secrets. */
+        int (*secret_undefine)(struct hv *hv, const char *secret_uuid);
 };
 
 extern const struct hv_ops hv_libvirt_ops;
@@ -138,3 +169,5 @@ void hv_labels_done(struct hv_labels *l);
 void hv_domain_done(struct hv_domain *d);
 void hv_domains_free(struct hv_domain *d, size_t n);
 void hv_spec_done(struct hv_spec *s);
+void hv_volume_done(struct hv_volume *v);
+void hv_volumes_free(struct hv_volume *v, size_t n);

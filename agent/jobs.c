@@ -2,10 +2,12 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +17,12 @@
 #include "jobs.h"
 #include "json.h"
 #include "log.h"
+
+static double jobs_now(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 static void jobs_spec_donep(struct hv_spec *s) {
         hv_spec_done(s);
@@ -241,10 +249,66 @@ int jobs_spec_parse(const cJSON *vm, struct hv_spec *ret, bool *ret_running, str
                 return json_field_error(err, "invalid_job", "vm.running", run, "is not true or false");
         if (run)
                 running = cJSON_IsTrue(run);
+        /* R-EX3: the pack's wipe is crypto-erase; new volumes in LUKS format. */
+        const cJSON *enc = json_get(vm, "encrypted");
+        if (enc && !cJSON_IsBool(enc) && !cJSON_IsNull(enc))
+                return json_field_error(err, "invalid_job", "vm.encrypted", enc, "is not true or false");
+        s.encrypted = cJSON_IsTrue(enc);
 
         *ret = s;
         s = (struct hv_spec) {};
         *ret_running = running;
+        return 0;
+}
+
+int jobs_wipe_spec_parse(const cJSON *wipe, uint64_t default_sample_blocks, struct wipejob_spec *ret, struct gc_error *err) {
+        _cleanup_(wipejob_spec_done) struct wipejob_spec s = {};
+        const char *uuid, *method, *verify = NULL, *approval, *operator_name;
+        int64_t passes = 1, sample = 0;
+        int r;
+
+        if (!cJSON_IsObject(wipe))
+                return json_field_error(err, "invalid_job", "wipe", wipe, "is not an object");
+        r = jobs_get_string(wipe, "wipe", "uuid", true, 0, &uuid, err);
+        if (r < 0)
+                return r;
+        if (!jobs_uuid_valid(uuid))
+                return json_field_error(err, "invalid_job", "wipe.uuid", json_get(wipe, "uuid"),
+                                        "is not a UUID (8-4-4-4-12 hex digits)");
+        memcpy(s.uuid, uuid, HV_UUID_LEN + 1);
+        r = jobs_get_string(wipe, "wipe", "method", true, 0, &method, err);
+        if (r < 0)
+                return r;
+        if (wipe_method_from_string(method, &s.method) < 0)      /* R-EX3: the pack's */
+                return json_field_error(err, "invalid_job", "wipe.method", json_get(wipe, "method"),
+                                        "is not zero, random or crypto-erase");
+        r = jobs_get_uint(wipe, "wipe", "passes", false, 1, WIPEJOB_PASSES_MAX, &passes, err);
+        if (r < 0)
+                return r;
+        s.passes = (unsigned) passes;
+        r = jobs_get_string(wipe, "wipe", "verify", false, 0, &verify, err);
+        if (r < 0)
+                return r;
+        if (verify && strcmp(verify, "full") != 0 && strcmp(verify, "sampled") != 0)
+                return json_field_error(err, "invalid_job", "wipe.verify", json_get(wipe, "verify"), "is not full or sampled");
+        r = jobs_get_uint(wipe, "wipe", "sample_blocks", false, 1, 1 << 30, &sample, err);
+        if (r < 0)
+                return r;
+        if (verify && strcmp(verify, "sampled") == 0)
+                s.sample_blocks = sample ? (uint64_t) sample : default_sample_blocks ? default_sample_blocks : 4096;
+        /* R-AU3: a wipe names who ordered it and under which approval. */
+        r = jobs_get_string(wipe, "wipe", "approval", true, 1024, &approval, err);
+        r = r < 0 ? r : jobs_get_string(wipe, "wipe", "operator", true, 1024, &operator_name, err);
+        if (r < 0)
+                return r;
+        if (!approval[0])
+                return json_field_error(err, "invalid_job", "wipe.approval", json_get(wipe, "approval"), "is empty (R-AU3)");
+        if (!operator_name[0])
+                return json_field_error(err, "invalid_job", "wipe.operator", json_get(wipe, "operator"), "is empty (R-AU3)");
+        s.approval = xstrdup(approval);
+        s.operator_name = xstrdup(operator_name);
+        *ret = s;
+        s = (struct wipejob_spec) {};
         return 0;
 }
 
@@ -302,7 +366,7 @@ cJSON *jobs_vmstate(const struct hv_domain *d, bool recreated) {
 struct jobs_run_state {
         const struct jobs_env *env;
         struct jobs_outcome *out;
-        char error[512];                /* set on failure */
+        char error[1024];               /* set on failure */
         cJSON *extra;                   /* members added to the result */
 };
 
@@ -439,6 +503,10 @@ static int jobs_ensure(struct jobs_run_state *st, const struct hv_spec *s, bool 
         if (r == -ENOENT) {
                 recreated = st->env->journal && journal_created(st->env->journal, s->uuid);
                 r = ops->define(hv, s);
+                if (r == -EOPNOTSUPP && s->encrypted) {
+                        snprintf(st->error, sizeof st->error, "%s", JOBS_NO_SECRETS);
+                        return r;
+                }
                 if (r < 0)
                         return jobs_fail(st, r, "define");
                 st->out->created = true;
@@ -462,18 +530,34 @@ static int jobs_ensure(struct jobs_run_state *st, const struct hv_spec *s, bool 
         return 0;
 }
 
+/* The domain's volumes are gone: so are the checkpoints of their wipes. */
+static void jobs_wipe_forget(struct jobs_run_state *st, const char *uuid) {
+        if (st->env->wipes && wipejobs_forget(st->env->wipes, uuid) < 0)
+                log_warning("wipe state of %s: cannot be removed", uuid);
+}
+
 static int jobs_delete(struct jobs_run_state *st, const char *uuid) {
         const struct hv_ops *ops = st->env->ops;
         struct hv *hv = st->env->hv;
         _cleanup_(jobs_domain_donep) struct hv_domain d = {};
+        int64_t wiping;
         int r;
 
+        /* Its volumes are being written: deleting them now would leave the
+         * wipe without a certificate and the data where it was. */
+        wiping = st->env->wipes ? wipejobs_busy(st->env->wipes, uuid) : 0;
+        if (wiping) {
+                snprintf(st->error, sizeof st->error, "vm.delete: job %lld is wiping the volumes of %s; delete after it",
+                         (long long) wiping, uuid);
+                return -EBUSY;
+        }
         r = ops->get(hv, uuid, &d);
         if (r == -ENOENT) {
                 /* Gone already; undefine still removes volumes left behind. */
                 r = ops->undefine(hv, uuid);
                 if (r < 0 && r != -ENOENT)
                         return jobs_fail(st, r, "undefine");
+                jobs_wipe_forget(st, uuid);
                 jobs_act(st, "already gone");
                 return 0;
         }
@@ -488,14 +572,258 @@ static int jobs_delete(struct jobs_run_state *st, const char *uuid) {
         r = ops->undefine(hv, uuid);
         if (r < 0 && r != -ENOENT)
                 return jobs_fail(st, r, "undefine");
+        jobs_wipe_forget(st, uuid);
         jobs_act(st, "undefined");
         return 0;
 }
 
-static double jobs_now(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return ts.tv_sec + ts.tv_nsec / 1e9;
+/* ------------------------------------------------------------ reclaim --- */
+
+static void jobs_sleep_ms(unsigned ms) {
+        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+/* vm.stop jobs waiting for their domain to go off (jobs.h). */
+struct jobs_stop {
+        int64_t job;
+        char uuid[HV_UUID_LEN + 1];
+        double t0;                      /* when the ACPI request went */
+        struct jobs_stop *next;
+};
+
+struct jobs_stops {
+        struct jobs_stop *list;         /* oldest first */
+};
+
+int jobs_stops_new(struct jobs_stops **ret) {
+        *ret = xnew(struct jobs_stops, 1);
+        return 0;
+}
+
+void jobs_stops_free(struct jobs_stops *s) {
+        if (!s)
+                return;
+        while (s->list) {
+                struct jobs_stop *x = s->list;
+                s->list = x->next;
+                free(x);
+        }
+        free(s);
+}
+
+size_t jobs_stops_pending(const struct jobs_stops *s) {
+        size_t n = 0;
+        for (const struct jobs_stop *x = s ? s->list : NULL; x; x = x->next)
+                n++;
+        return n;
+}
+
+static bool jobs_stops_known(const struct jobs_stops *s, int64_t job) {
+        for (const struct jobs_stop *x = s ? s->list : NULL; x; x = x->next)
+                if (x->job == job)
+                        return true;
+        return false;
+}
+
+static void jobs_stops_add(struct jobs_stops *s, int64_t job, const char *uuid, double t0) {
+        struct jobs_stop *x = xnew(struct jobs_stop, 1), **tail = &s->list;
+        x->job = job;
+        memcpy(x->uuid, uuid, HV_UUID_LEN + 1);
+        x->t0 = t0;
+        while (*tail)
+                tail = &(*tail)->next;
+        *tail = x;
+}
+
+/* R-EX2: a polite power-off first, so that the guest can end its work. */
+static int jobs_stop(struct jobs_run_state *st, const char *uuid) {
+        const struct hv_ops *ops = st->env->ops;
+        struct hv *hv = st->env->hv;
+        _cleanup_(jobs_domain_donep) struct hv_domain d = {};
+        double t0 = jobs_now();
+        bool acpi_refused = false;
+        int r;
+
+        r = ops->get(hv, uuid, &d);
+        if (r < 0)
+                return jobs_fail(st, r, "get");
+        if (d.state == HV_STATE_SHUTOFF) {
+                jobs_act(st, "shut off already");
+                return 0;
+        }
+        if (d.state != HV_STATE_PAUSED) {
+                r = ops->shutdown(hv, uuid, false);
+                acpi_refused = r < 0;
+                if (r < 0)
+                        log_warning_errno(r, "vm.stop %s: the ACPI shutdown was not taken; destroying it", uuid);
+                if (r >= 0 && st->env->stops) {
+                        /* The agent waits in its loop (jobs_collect), not here:
+                         * heartbeats and other jobs go on meanwhile. */
+                        jobs_stops_add(st->env->stops, st->out->job, uuid, t0);
+                        st->out->pending = true;
+                        jobs_act(st, "ACPI shutdown asked; destroyed if still running after %d s", JOBS_STOP_TIMEOUT_S);
+                        return 0;
+                }
+                for (int i = 0; r >= 0 && jobs_now() - t0 < JOBS_STOP_TIMEOUT_S; i++) {
+                        struct hv_domain now = {};
+                        jobs_sleep_ms(i < 10 ? 100 : 250);
+                        r = ops->get(hv, uuid, &now);
+                        enum hv_state state = now.state;
+                        hv_domain_done(&now);
+                        if (r >= 0 && state == HV_STATE_SHUTOFF) {
+                                jobs_act(st, "shut down (ACPI, %.1f s)", jobs_now() - t0);
+                                return 0;
+                        }
+                }
+        }
+        r = ops->shutdown(hv, uuid, true);
+        if (r < 0)
+                return jobs_fail(st, r, "destroy");
+        if (d.state == HV_STATE_PAUSED)
+                jobs_act(st, "destroyed (paused: no ACPI shutdown possible)");
+        else if (acpi_refused)
+                jobs_act(st, "destroyed (the ACPI shutdown was refused)");
+        else
+                jobs_act(st, "destroyed (no ACPI shutdown within %d s)", JOBS_STOP_TIMEOUT_S);
+        return 0;
+}
+
+/* A wipe refused with nothing written (R-EX3): the field, its value, why. */
+static int jobs_refuse(struct jobs_run_state *st, const char *uuid, const char *field, const char *value, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
+static int jobs_refuse(struct jobs_run_state *st, const char *uuid, const char *field, const char *value, const char *fmt, ...) {
+        char reason[512];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(reason, sizeof reason, fmt, ap);
+        va_end(ap);
+        /* The whole value is in "refused"; the message keeps a readable part. */
+        if (value)
+                snprintf(st->error, sizeof st->error, "refused: %.64s \"%.300s\": %s", field, value, reason);
+        else
+                snprintf(st->error, sizeof st->error, "refused: %.64s: %s", field, reason);
+        cJSON *w = cJSON_CreateObject(), *rf = cJSON_CreateObject();
+        if (!w || !rf)
+                abort();
+        jobs_add(w, "uuid", cJSON_CreateString(uuid));
+        jobs_add(rf, "field", cJSON_CreateString(field));
+        jobs_add(rf, "value", value ? cJSON_CreateString(value) : cJSON_CreateNull());
+        jobs_add(rf, "reason", cJSON_CreateString(reason));
+        jobs_add(w, "refused", rf);
+        jobs_add(w, "volumes", cJSON_CreateArray());
+        cJSON_DeleteItemFromObjectCaseSensitive(st->extra, "wipe");
+        jobs_add(st->extra, "wipe", w);
+        return -EPERM;
+}
+
+/* What wipe.h checks again when it opens the volume; here first, so that a
+ * refusal comes before any volume is written. */
+static int jobs_wipe_check_file(struct jobs_run_state *st, const char *uuid, size_t i, const struct hv_volume *v) {
+        _cleanup_free_ char *field = xasprintf("volumes[%zu].path", i);
+        char real[PATH_MAX], pool_real[PATH_MAX];
+        struct stat lst;
+
+        if (lstat(v->path, &lst) < 0)
+                return jobs_refuse(st, uuid, field, v->path, "cannot be found: %s", strerror(errno));
+        if (S_ISLNK(lst.st_mode))
+                return jobs_refuse(st, uuid, field, v->path, "is a symbolic link; the volume must be the file libvirt names");
+        if (!S_ISREG(lst.st_mode) && !S_ISBLK(lst.st_mode))
+                return jobs_refuse(st, uuid, field, v->path, "is neither a regular file nor a block device");
+        if (!realpath(v->path, real))
+                return jobs_refuse(st, uuid, field, v->path, "cannot be resolved: %s", strerror(errno));
+        if (!realpath(v->pool_dir, pool_real))
+                return jobs_refuse(st, uuid, field, v->path, "its pool's directory %s cannot be resolved: %s", v->pool_dir,
+                                   strerror(errno));
+        size_t pl = strlen(pool_real);
+        if (strcmp(pool_real, "/") != 0 && (strncmp(real, pool_real, pl) != 0 || real[pl] != '/'))
+                return jobs_refuse(st, uuid, field, v->path, "resolves to %s, which is not under the pool directory %s (R-EX3)",
+                                   real, pool_real);
+        if (S_ISREG(lst.st_mode) && (uint64_t) lst.st_size != v->size) {
+                _cleanup_free_ char *f = xasprintf("volumes[%zu].size", i);
+                char value[32];
+                snprintf(value, sizeof value, "%llu", (unsigned long long) v->size);
+                return jobs_refuse(st, uuid, f, value, "is what libvirt gives, but %s holds %lld bytes", v->path,
+                                   (long long) lst.st_size);
+        }
+        return 0;
+}
+
+/* R-EX3: the checks of jobs.h, then the wipe in its thread. */
+static int jobs_wipe(struct jobs_run_state *st, struct wipejob_spec *spec) {
+        const struct jobs_env *env = st->env;
+        const char *uuid = spec->uuid, *pool = env->storage_pool ? env->storage_pool : "(the configured pool)";
+        _cleanup_(jobs_domain_donep) struct hv_domain d = {};
+        struct hv_volume *vols = NULL;
+        size_t n = 0;
+        int64_t busy;
+        int r;
+
+        if (!env->wipes) {
+                snprintf(st->error, sizeof st->error, "%s", JOBS_NO_WIPE);
+                return -EOPNOTSUPP;
+        }
+        if (!wipejobs_have_key(env->wipes))
+                return jobs_refuse(st, uuid, "wipe.signing_key", NULL,
+                                   "is not configured on this host: no certificate of sanitization could be signed, so "
+                                   "nothing is wiped (R-EX3)");
+        busy = wipejobs_busy(env->wipes, uuid);
+        if (busy) {
+                snprintf(st->error, sizeof st->error, "vm.wipe: job %lld is wiping %s already", (long long) busy, uuid);
+                return -EBUSY;
+        }
+        r = env->ops->get(env->hv, uuid, &d);
+        if (r == -ENOENT)
+                return jobs_refuse(st, uuid, "wipe.uuid", uuid, "no such domain on this host");
+        if (r == -EPERM)
+                return jobs_refuse(st, uuid, "wipe.uuid", uuid, "the domain was not created by govcloud: not touched");
+        if (r < 0)
+                return jobs_fail(st, r, "get");
+        if (d.state != HV_STATE_SHUTOFF)
+                return jobs_refuse(st, uuid, "wipe.uuid", uuid, "domain %s is %s, not shut off: stop it first (vm.stop)",
+                                   d.name ?: uuid, jobs_state_name(d.state));
+
+        r = env->ops->volumes(env->hv, uuid, &vols, &n);
+        if (r < 0)
+                return jobs_fail(st, r, "volumes");
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                const struct hv_volume *v = &vols[i];
+                _cleanup_free_ char *field = xasprintf("volumes[%zu].path", i);
+
+                if (!v->path)
+                        r = jobs_refuse(st, uuid, field, NULL, "disk %s names no file or block device", v->disk);
+                else if (v->attached)
+                        r = jobs_refuse(st, uuid, field, v->path, "attached to running domain %s", v->attached);
+                else if (!v->pool)
+                        r = jobs_refuse(st, uuid, field, v->path, "not in managed pool %s (libvirt knows no volume there)",
+                                        pool);
+                else if (!v->managed)
+                        r = jobs_refuse(st, uuid, field, v->path, "not in managed pool %s (it is in pool %s)", pool, v->pool);
+                else if (strcmp(v->format, "raw") != 0 && strcmp(v->format, "qcow2") != 0 &&
+                         strcmp(v->format, "luks") != 0) {
+                        _cleanup_free_ char *f = xasprintf("volumes[%zu].format", i);
+                        r = jobs_refuse(st, uuid, f, v->format, "is not raw, qcow2 or luks: %s cannot be wiped here", v->path);
+                } else if (spec->method == WIPE_CRYPTO_ERASE && strcmp(v->format, "luks") == 0 && !v->secret) {
+                        _cleanup_free_ char *f = xasprintf("volumes[%zu].secret", i);
+                        r = jobs_refuse(st, uuid, f, NULL, "the LUKS volume %s names no libvirt secret: its key could not be "
+                                        "destroyed", v->path);
+                } else
+                        r = jobs_wipe_check_file(st, uuid, i, v);
+        }
+        if (r < 0) {
+                hv_volumes_free(vols, n);
+                return r;
+        }
+
+        size_t count = n;
+        r = wipejobs_start(env->wipes, st->out->job, spec, TAKE_PTR(vols), n);
+        if (r < 0)
+                return jobs_fail(st, r, "the wipe's thread");
+        st->out->pending = true;
+        jobs_act(st, "wiping %zu volume%s in the background", count, count == 1 ? "" : "s");
+        return 0;
 }
 
 static cJSON *jobs_result_new(int64_t id, bool ok) {
@@ -707,7 +1035,7 @@ static int jobs_tunnel_close(struct jobs_run_state *st, int64_t id) {
 
 static cJSON *jobs_execute(const struct jobs_env *env, int64_t id, const char *kind, const struct hv_spec *spec,
                            bool running, const struct net_vpc *vpc, uint32_t vni, const cJSON *tunnel,
-                           int64_t tunnel_id, const char *parse_error, struct jobs_outcome *out) {
+                           int64_t tunnel_id, struct wipejob_spec *wipe, const char *parse_error, struct jobs_outcome *out) {
         _cleanup_(cJSON_Deletep) cJSON *extra = cJSON_CreateObject();
         struct jobs_run_state st = { .env = env, .out = out, .extra = extra };
         const char *uuid = spec ? spec->uuid : NULL;
@@ -735,10 +1063,15 @@ static cJSON *jobs_execute(const struct jobs_env *env, int64_t id, const char *k
                 r = jobs_tunnel_open(&st, tunnel);
         else if (strcmp(kind, JOBS_KIND_TUNNEL_CLOSE) == 0)
                 r = jobs_tunnel_close(&st, tunnel_id);
+        else if (strcmp(kind, JOBS_KIND_STOP) == 0)
+                r = jobs_stop(&st, uuid);
+        else if (strcmp(kind, JOBS_KIND_WIPE) == 0)
+                r = jobs_wipe(&st, wipe);
         else
                 snprintf(st.error, sizeof st.error, "unknown job kind \"%s\"", kind);
 
-        if (r >= 0 && strcmp(kind, JOBS_KIND_ENSURE) == 0) {
+        bool with_vm = strcmp(kind, JOBS_KIND_ENSURE) == 0 || strcmp(kind, JOBS_KIND_STOP) == 0;
+        if (r >= 0 && with_vm && !out->pending) {
                 r = env->ops->get(env->hv, uuid, &d);
                 if (r < 0)
                         jobs_fail(&st, r, "get (after the job)");
@@ -746,8 +1079,16 @@ static cJSON *jobs_execute(const struct jobs_env *env, int64_t id, const char *k
         if (r < 0) {
                 result = jobs_result_new(id, false);
                 jobs_add(result, "error", cJSON_CreateString(st.error));
+                /* vm.wipe: what was refused (wire.h). */
+                const cJSON *w = cJSON_GetObjectItemCaseSensitive(extra, "wipe");
+                if (w)
+                        jobs_add(result, "wipe", cJSON_Duplicate(w, true));
                 out->ok = false;
                 return result;
+        }
+        if (out->pending) {
+                out->ok = true;
+                return NULL;
         }
 
         result = jobs_result_new(id, true);
@@ -758,7 +1099,7 @@ static cJSON *jobs_execute(const struct jobs_env *env, int64_t id, const char *k
                 jobs_add(result, "vpc", v);
         }
         /* vm.delete: no VMSTATE, there is no domain left to describe. */
-        if (strcmp(kind, JOBS_KIND_ENSURE) == 0) {
+        if (with_vm) {
                 cJSON *vm = jobs_vmstate(&d, recreated);
                 if (out->created)
                         jobs_add(vm, "created", cJSON_CreateTrue());
@@ -775,6 +1116,7 @@ int jobs_run(const struct jobs_env *env, const cJSON *job, cJSON **ret_result, s
              struct gc_error *err) {
         _cleanup_(jobs_spec_donep) struct hv_spec spec = {};
         _cleanup_(net_vpc_done) struct net_vpc vpc = {};
+        _cleanup_(wipejob_spec_done) struct wipejob_spec wipe = {};
         _cleanup_(cJSON_Deletep) cJSON *result = NULL;
         char vpc_name[32] = "", tunnel_name[40] = "";
         uint32_t vni = 0;
@@ -808,7 +1150,7 @@ int jobs_run(const struct jobs_env *env, const cJSON *job, cJSON **ret_result, s
                 (void) json_get_string(vm, "title", &name, NULL);
                 (void) json_get_string(vm, "uuid", &uuid, NULL);
         }
-        if (!parse_error[0] && strcmp(kind, JOBS_KIND_DELETE) == 0) {
+        if (!parse_error[0] && (strcmp(kind, JOBS_KIND_DELETE) == 0 || strcmp(kind, JOBS_KIND_STOP) == 0)) {
                 if (!uuid || !jobs_uuid_valid(uuid)) {
                         json_field_error(&perr, "invalid_job", "vm.uuid", uuid ? json_get(vm, "uuid") : NULL, "is not a UUID");
                         gc_error_format(&perr, parse_error, sizeof parse_error);
@@ -823,6 +1165,14 @@ int jobs_run(const struct jobs_env *env, const cJSON *job, cJSON **ret_result, s
                         have_spec = true;
                 for (size_t i = 0; have_spec && env->net && i < spec.n_nics; i++)
                         net_bridge_name(env->net, spec.nics[i].vni, spec.nics[i].bridge);
+        } else if (!parse_error[0] && strcmp(kind, JOBS_KIND_WIPE) == 0) {
+                if (jobs_wipe_spec_parse(json_get(job, "wipe"), env->wipe_sample_blocks, &wipe, &perr) < 0)
+                        gc_error_format(&perr, parse_error, sizeof parse_error);
+                else {
+                        memcpy(spec.uuid, wipe.uuid, HV_UUID_LEN + 1);
+                        have_spec = true;
+                        uuid = spec.uuid;       /* wipe's go to the thread */
+                }
         } else if (!parse_error[0] && strcmp(kind, JOBS_KIND_VPC_ENSURE) == 0) {
                 if (net_vpc_parse(json_get(job, "vpc"), &vpc, &perr) < 0)
                         gc_error_format(&perr, parse_error, sizeof parse_error);
@@ -870,6 +1220,19 @@ int jobs_run(const struct jobs_env *env, const cJSON *job, cJSON **ret_result, s
                 return 0;
         }
 
+        /* Sent again while its thread runs (or its result waits to be taken),
+         * or while its domain is being waited for. */
+        if ((env->wipes && wipejobs_known(env->wipes, id)) || jobs_stops_known(env->stops, id)) {
+                out.pending = true;
+                out.ok = true;
+                snprintf(out.actions, sizeof out.actions, "running already; this delivery is ignored");
+                out.seconds = jobs_now() - t0;
+                log_debug("job %lld %s %s: %s", (long long) id, kind, name, out.actions);
+                *ret_result = NULL;
+                *ret_outcome = out;
+                return 0;
+        }
+
         if (env->journal) {
                 if (journal_in_progress(env->journal, id))
                         log_notice("job %lld %s %s was interrupted before; running it again", (long long) id, kind, name);
@@ -881,9 +1244,16 @@ int jobs_run(const struct jobs_env *env, const cJSON *job, cJSON **ret_result, s
                 }
         }
 
-        result = jobs_execute(env, id, kind, have_spec ? &spec : NULL, running, &vpc, vni, tunnel, tunnel_id,
+        result = jobs_execute(env, id, kind, have_spec ? &spec : NULL, running, &vpc, vni, tunnel, tunnel_id, &wipe,
                               parse_error[0] ? parse_error : NULL, &out);
         out.seconds = jobs_now() - t0;
+        if (out.pending) {
+                /* Journalled as done by jobs_collect, when it ends. */
+                log_info("job %lld %s %s: %s", (long long) id, kind, name, out.actions);
+                *ret_result = NULL;
+                *ret_outcome = out;
+                return 0;
+        }
 
         if (out.ok)
                 log_info("job %lld %s %s: %s (%.2f s)", (long long) id, kind, name, out.actions, out.seconds);
@@ -900,5 +1270,92 @@ int jobs_run(const struct jobs_env *env, const cJSON *job, cJSON **ret_result, s
         }
         *ret_result = TAKE_PTR(result);
         *ret_outcome = out;
+        return 0;
+}
+
+static void jobs_collected(const struct jobs_env *env, int64_t id, const char *kind, const char *uuid, cJSON *result,
+                           cJSON *results, int64_t **jobs, size_t *n) {
+        if (env->journal) {
+                int r = journal_done(env->journal, id, kind, uuid, result);
+                if (r < 0)
+                        log_error_errno(r, "job %lld: the result is not in the journal; a second delivery would run it again",
+                                        (long long) id);
+        }
+        *jobs = xrealloc(*jobs, (*n + 1) * sizeof **jobs);
+        (*jobs)[(*n)++] = id;
+        if (!cJSON_AddItemToArray(results, result))
+                abort();
+}
+
+/* The vm.stop jobs whose domain went off, or whose time is up (destroyed). */
+static void jobs_stops_advance(const struct jobs_env *env, cJSON *results, int64_t **jobs, size_t *n) {
+        for (struct jobs_stop **p = env->stops ? &env->stops->list : NULL; p && *p;) {
+                struct jobs_stop *x = *p;
+                struct hv_domain d = {};
+                char error[512] = "", actions[128] = "";
+                double waited = jobs_now() - x->t0;
+                int r = env->ops->get(env->hv, x->uuid, &d);
+
+                if (r >= 0 && d.state != HV_STATE_SHUTOFF && waited < JOBS_STOP_TIMEOUT_S) {
+                        hv_domain_done(&d);
+                        p = &x->next;
+                        continue;
+                }
+                if (r >= 0 && d.state == HV_STATE_SHUTOFF)
+                        snprintf(actions, sizeof actions, "shut down (ACPI, %.1f s)", waited);
+                else if (r >= 0) {
+                        hv_domain_done(&d);
+                        r = env->ops->shutdown(env->hv, x->uuid, true);
+                        if (r >= 0)
+                                r = env->ops->get(env->hv, x->uuid, &d);
+                        if (r < 0)
+                                snprintf(error, sizeof error, "destroy: %s", strerror(-r));
+                        else
+                                snprintf(actions, sizeof actions, "destroyed (no ACPI shutdown within %d s)",
+                                         JOBS_STOP_TIMEOUT_S);
+                } else
+                        snprintf(error, sizeof error, "get: %s", strerror(-r));
+
+                cJSON *result = jobs_result_new(x->job, !error[0]);
+                if (error[0]) {
+                        jobs_add(result, "error", cJSON_CreateString(error));
+                        log_warning("job %lld %s %s: failed: %s (%.2f s)", (long long) x->job, JOBS_KIND_STOP, x->uuid, error,
+                                    waited);
+                } else {
+                        jobs_add(result, "vm", jobs_vmstate(&d, false));
+                        log_info("job %lld %s %s: %s (%.2f s)", (long long) x->job, JOBS_KIND_STOP, x->uuid, actions, waited);
+                }
+                hv_domain_done(&d);
+                jobs_collected(env, x->job, JOBS_KIND_STOP, x->uuid, result, results, jobs, n);
+                *p = x->next;
+                free(x);
+        }
+}
+
+int jobs_collect(const struct jobs_env *env, cJSON **ret_results, int64_t **ret_jobs, size_t *ret_n) {
+        _cleanup_(cJSON_Deletep) cJSON *results = cJSON_CreateArray();
+        int64_t *jobs = NULL;
+        size_t n = 0;
+        cJSON *result;
+        int64_t id;
+        char uuid[HV_UUID_LEN + 1];
+
+        if (!results)
+                abort();
+        jobs_stops_advance(env, results, &jobs, &n);
+        while (env->wipes && wipejobs_take(env->wipes, &id, uuid, &result) > 0) {
+                bool ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(result, "ok"));
+                if (ok)
+                        log_info("job %lld %s %s: %d volume%s wiped and certified", (long long) id, JOBS_KIND_WIPE, uuid,
+                                 cJSON_GetArraySize(json_path_get(result, "$.wipe.volumes")),
+                                 cJSON_GetArraySize(json_path_get(result, "$.wipe.volumes")) == 1 ? "" : "s");
+                else
+                        log_warning("job %lld %s %s: failed: %s", (long long) id, JOBS_KIND_WIPE, uuid,
+                                    str_at(result, "error") ?: "?");
+                jobs_collected(env, id, JOBS_KIND_WIPE, uuid, result, results, &jobs, &n);
+        }
+        *ret_results = TAKE_PTR(results);
+        *ret_jobs = jobs;
+        *ret_n = n;
         return 0;
 }

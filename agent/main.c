@@ -28,6 +28,12 @@ static void help(void) {
                "      --unsafe-test-net-step-delay MS  pause MS milliseconds after each\n"
                "                         network change, so that a test can interrupt a\n"
                "                         VPC build (tests only)\n"
+               "      --unsafe-test-wipe-throttle BYTES_PER_SEC  wipes write at most this\n"
+               "                         fast, with a checkpoint after every chunk, so that a\n"
+               "                         test can kill the agent in the middle (tests only)\n"
+               "      --unsafe-test-wipe-corrupt  change a byte of each wiped volume between\n"
+               "                         the last pass and the verification, which must\n"
+               "                         then fail (tests only)\n"
                "  -h, --help             this text\n"
                "      --version          the version\n"
                "\n"
@@ -42,6 +48,8 @@ int main(int argc, char **argv) {
                 { "log-level", required_argument, NULL, 'L' },
                 { "unsafe-test-relabel", required_argument, NULL, 'U' },
                 { "unsafe-test-net-step-delay", required_argument, NULL, 'D' },
+                { "unsafe-test-wipe-throttle", required_argument, NULL, 'T' },
+                { "unsafe-test-wipe-corrupt", no_argument, NULL, 'X' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {}
@@ -78,6 +86,22 @@ int main(int argc, char **argv) {
                         opts.unsafe_test_net_step_delay_ms = (unsigned) ms;
                         break;
                 }
+                case 'T': {
+                        char *end;
+                        unsigned long long bps;
+                        errno = 0;
+                        bps = strtoull(optarg, &end, 10);
+                        if (errno || end == optarg || *end || optarg[0] == '-' || bps < 4096) {
+                                fprintf(stderr, "gc-agent: --unsafe-test-wipe-throttle: \"%s\" is not a number of bytes/s "
+                                        "(at least 4096)\n", optarg);
+                                return 2;
+                        }
+                        opts.unsafe_test_wipe_throttle_bps = bps;
+                        break;
+                }
+                case 'X':
+                        opts.unsafe_test_wipe_corrupt = true;
+                        break;
                 case 'L':
                         level = log_level_from_string(optarg);
                         if (level < 0) {

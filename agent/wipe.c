@@ -654,6 +654,13 @@ static int wipe_sync(struct wipe_ctx *c) {
         return 0;
 }
 
+static bool wipe_cancelled(const struct wipe_ctx *c, struct gc_error *err) {
+        if (!c->spec->cancel || !atomic_load(c->spec->cancel))
+                return false;
+        gc_error_set(err, "cancelled", "", "cancel", c->spec->path, "the wipe was stopped; it resumes from its checkpoint");
+        return true;
+}
+
 /* Write pass c->pass from c->offset to the end, checkpointing. */
 static int wipe_pass(struct wipe_ctx *c, struct gc_error *err) {
         const struct wipe_spec *s = c->spec;
@@ -692,6 +699,12 @@ static int wipe_pass(struct wipe_ctx *c, struct gc_error *err) {
                 }
                 wipe_report(c, c->offset, c->end, false);
                 wipe_throttle(c);
+                if (c->offset < c->end && wipe_cancelled(c, err)) {
+                        /* What is written so far counts on resume. */
+                        r = wipe_sync(c);
+                        r = r < 0 ? r : wipe_state_write(c, NULL);
+                        return r < 0 ? r : -ECANCELED;
+                }
         }
         r = wipe_sync(c);
         if (r < 0)
@@ -754,6 +767,8 @@ static int wipe_verify(struct wipe_ctx *c, uint64_t *ret_blocks, struct gc_error
                 wipe_report(c, 0, c->end, true);
                 for (uint64_t off = 0; off < c->end;) {
                         size_t n = (size_t) (c->end - off < WIPE_CHUNK ? c->end - off : WIPE_CHUNK);
+                        if (wipe_cancelled(c, err))
+                                return -ECANCELED;
                         r = wipe_verify_range(c, off, n, err);
                         if (r < 0)
                                 return r;
@@ -768,6 +783,8 @@ static int wipe_verify(struct wipe_ctx *c, uint64_t *ret_blocks, struct gc_error
                 wipe_report(c, 0, total, true);
                 for (uint64_t k = 0; k < s->sample_blocks; k++) {
                         uint64_t pick;
+                        if (k % 256 == 0 && wipe_cancelled(c, err))
+                                return -ECANCELED;
                         r = crypto_random(&pick, sizeof pick);
                         if (r < 0)
                                 return r;

@@ -106,6 +106,7 @@
  */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -170,6 +171,12 @@ struct wipe_spec {
         void (*progress)(const struct wipe_progress *p, void *userdata);
         unsigned progress_ms;
         void *userdata;
+
+        /* Set (by another thread) to stop the wipe: a pass stops after the
+         * chunk in hand with a checkpoint in the state file, a verification
+         * at once (it starts again on resume); -ECANCELED, field "cancel".
+         * NULL: never. */
+        const atomic_bool *cancel;
 
         /* Tests only: at most this many bytes/s written (0: no limit), and
          * a hook between the last pass and the verification (a negative

@@ -140,21 +140,29 @@
  *                                   on a volume not in LUKS format falls back to
  *                                   random, and VOLWIPE says "fallback": "not encrypted"
  *    "passes": 1..7, "verify": "full" | "sampled", "sample_blocks": 4096,
- *    "approval": "approval-oa/OA-2026-0131",       the exit's approval (R-AU3)
- *    "operator": "provider:运维中心"}               who ordered it (R-AU3)
+ *    "approval": "approval-oa/OA-2026-0131",       the exit's approval (R-AU3), required
+ *    "operator": "provider:运维中心"}               who ordered it (R-AU3), required
+ *   A domain that does not exist is refused on "wipe.uuid" (vm.stop of a
+ *   missing domain fails too: the orchestrator's records disagree with the
+ *   host, which an operator must look at). The checks run before the first
+ *   volume is written; a file swapped in after them is caught by the wipe
+ *   engine itself, and volumes wiped before it stay listed.
  *
  * VOLWIPE
  *   {"disk": "system" | "data", "path": "...", "pool": "...",
- *    "certificate": CERT}           wipe.h's certificate, signed with this
+ *    "certificate": CERT,           wipe.h's certificate, signed with this
  *                                   host's wipe key (config "wipe.signing_key");
- *                                   for crypto-erase "key_destruction" says the
- *                                   libvirt secret was undefined
+ *                                   for crypto-erase sanitization.key_destruction
+ *                                   is {"libvirt_secret": UUID, "action":
+ *                                   "undefined" | "already undefined", "header"}
+ *    "resumed": {"pass", "offset"}} where this run took the wipe up after a
+ *                                   restart (only when past the start)
  *
  *   POST /v1/agent/wipe-progress    every few seconds while a wipe runs
  *     {"progress": [{"job": 42, "uuid": "...", "disk": "data", "path": "...",
- *                    "size": N, "phase": "write" | "verify" | "done",
+ *                    "size": N, "phase": "write" | "verify" | "done" | "failed",
  *                    "pass": 1, "passes": 1, "done": N, "total": N,
- *                    "rate": bytes/s, "time": T}]}
+ *                    "rate": bytes/s, "time": T (Unix ms, orchestrator clock)}]}
  *     -> 200 {"accepted": N}        the orchestrator keeps the latest per
  *                                   volume (gcctl system show) and does not
  *                                   send the job again while progress comes
@@ -167,8 +175,11 @@
  * Encrypted volumes: VMSPEC's "encrypted": true (the pack's wipe method is
  * crypto-erase) makes vm.ensure create new volumes in qemu's LUKS format,
  * each with its own libvirt secret (private, never given out; a random
- * passphrase) whose usage is the volume's path. Existing volumes are left
- * as they are.
+ * passphrase: 32 random bytes in hex, since qemu-img takes only UTF-8)
+ * whose usage is the volume's path. libvirt's dir pools have no "luks"
+ * volume format: such a volume is format raw with <encryption
+ * format='luks'>, and the agent reports it as "luks". Existing volumes are
+ * left as they are.
  *
  * VMSPEC
  *   {"uuid": "6f1c...-...", "name": "gc-6f1c...", "title": "市xx局协同办公OA应用服务器1",

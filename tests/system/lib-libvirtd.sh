@@ -6,8 +6,9 @@
 #
 # No systemd here: both daemons run under `setsid tini -s` (tini reaps the
 # destroyed qemu processes at once) inside a mount namespace of their own,
-# where tmpfs covers /run/libvirt, /var/lib/libvirt, /etc/libvirt/qemu and
-# /etc/libvirt/storage: the domains, pools and sockets of the run are seen by
+# where tmpfs covers /run/libvirt, /var/lib/libvirt, /etc/libvirt/qemu,
+# /etc/libvirt/storage and /etc/libvirt/secrets: the domains, pools, secrets
+# and sockets of the run are seen by
 # nobody else and vanish with it, and a libvirtd the machine may already run
 # is left alone. The qemu capability cache (/var/cache/libvirt) is shared, so
 # only the first start on a machine probes qemu (about 8 s); later ones take
@@ -91,7 +92,9 @@ unix_sock_admin_perms = "0700"
 EOF
         cat >"$LV_DIR/namespace.sh" <<EOF
 set -e
-for d in /run/libvirt /var/lib/libvirt /etc/libvirt/qemu /etc/libvirt/storage; do
+# The secrets too: a test's LUKS secrets never reach the machine's libvirt.
+mkdir -p /etc/libvirt/secrets
+for d in /run/libvirt /var/lib/libvirt /etc/libvirt/qemu /etc/libvirt/storage /etc/libvirt/secrets; do
         mount -t tmpfs -o mode=0755 gc-test-libvirt "\$d"
 done
 virtlogd -d -p "$LV_DIR/virtlogd.pid"
@@ -263,7 +266,8 @@ unix_sock_admin_perms = "0700"
 CONF
         cat >"$d/namespace.sh" <<SCRIPT
 set -e
-for m in /run/libvirt /var/lib/libvirt /etc/libvirt/qemu /etc/libvirt/storage; do
+mkdir -p /etc/libvirt/secrets
+for m in /run/libvirt /var/lib/libvirt /etc/libvirt/qemu /etc/libvirt/storage /etc/libvirt/secrets; do
         mount -t tmpfs -o mode=0755 gc-test-libvirt "\$m"
 done
 mkdir -p /run/libvirt/qemu

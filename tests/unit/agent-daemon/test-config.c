@@ -190,6 +190,46 @@ static void test_tunnels(void **state) {
         refused("{\"orchestrator\": \"https://o\", " TLS ", \"tunnels\": {\"ports\": 40000}}", "tunnels.ports", "MIN");
 }
 
+/* vm.wipe's section: no key by default (vm.wipe then fails), state next to
+ * the journal, relative paths from the file's directory, limits. */
+static void test_wipe(void **state) {
+        struct config *c = parse_ok(MINIMAL, "/etc/govcloud");
+
+        assert_null(c->wipe.signing_key);
+        assert_string_equal(c->wipe.state_dir, "/var/lib/govcloud/agent.journal.wipe");
+        assert_int_equal(c->wipe.progress_seconds, 5);
+        assert_int_equal(c->wipe.sample_blocks, 4096);
+        config_free(c);
+
+        c = parse_ok("{\"orchestrator\": \"https://o\", " TLS ", \"journal\": \"a/j\", "
+                     "\"wipe\": {\"signing_key\": \"sign/host-a.key\", \"progress_seconds\": 2, \"sample_blocks\": 16}}",
+                     "/srv");
+        assert_string_equal(c->wipe.signing_key, "/srv/sign/host-a.key");
+        assert_string_equal(c->wipe.state_dir, "/srv/a/j.wipe");
+        assert_int_equal(c->wipe.progress_seconds, 2);
+        assert_int_equal(c->wipe.sample_blocks, 16);
+        config_free(c);
+
+        c = parse_ok("{\"orchestrator\": \"https://o\", " TLS ", \"wipe\": {\"state_dir\": \"/var/lib/w\"}}", "/srv");
+        assert_string_equal(c->wipe.state_dir, "/var/lib/w");
+        config_free(c);
+
+        refused("{\"orchestrator\": \"https://o\", " TLS ", \"wipe\": {\"method\": \"zero\"}}", "wipe.method",
+                "signing_key, state_dir, progress_seconds, sample_blocks");
+        refused("{\"orchestrator\": \"https://o\", " TLS ", \"wipe\": \"on\"}", "wipe", "object");
+        refused("{\"orchestrator\": \"https://o\", " TLS ", \"wipe\": {\"signing_key\": \"\"}}", "wipe.signing_key",
+                "non-empty");
+        refused("{\"orchestrator\": \"https://o\", " TLS ", \"wipe\": {\"signing_key\": 1}}", "wipe.signing_key", "string");
+        refused("{\"orchestrator\": \"https://o\", " TLS ", \"wipe\": {\"progress_seconds\": 0}}", "wipe.progress_seconds",
+                "1 to 300");
+        refused("{\"orchestrator\": \"https://o\", " TLS ", \"wipe\": {\"progress_seconds\": 301}}", "wipe.progress_seconds",
+                "1 to 300");
+        refused("{\"orchestrator\": \"https://o\", " TLS ", \"wipe\": {\"sample_blocks\": 0}}", "wipe.sample_blocks",
+                "integer");
+        refused("{\"orchestrator\": \"https://o\", " TLS ", \"wipe\": {\"sample_blocks\": 1.5}}", "wipe.sample_blocks",
+                "integer");
+}
+
 /* The example shipped in scripts/ is a valid configuration. */
 static void test_shipped_example(void **state) {
         const char *src = getenv("GC_SRCDIR");
@@ -207,6 +247,8 @@ static void test_shipped_example(void **state) {
         assert_int_equal(c->capacity.vcpus, 64);
         assert_string_equal(c->tunnels.state, "/var/lib/govcloud/tunnels.json");
         assert_int_equal(c->tunnels.port_min, 40000);
+        assert_string_equal(c->wipe.signing_key, "/etc/govcloud/pki/sign/host-host-a.key");
+        assert_string_equal(c->wipe.state_dir, "/var/lib/govcloud/wipe");
         config_free(c);
         free(path);
 }
@@ -219,6 +261,7 @@ int main(void) {
                 cmocka_unit_test(test_bad_types),
                 cmocka_unit_test(test_relative_to_file),
                 cmocka_unit_test(test_tunnels),
+                cmocka_unit_test(test_wipe),
                 cmocka_unit_test(test_shipped_example),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,9 @@
 /* jobs.c against the real hypervisor backend on the libvirt test driver
  * (test:///default, in-process): ensure creates, converges, resizes and
  * relabels; delete removes and is idempotent; a job done in the journal is
- * not run again. */
+ * not run again; vm.stop; WIPESPEC errors and vm.wipe's refusals (the test
+ * driver's volumes name no real file: refused, nothing written); encrypted
+ * volumes need secrets the test driver does not have. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +19,7 @@
 
 #include "agent.h"
 #include "alloc.h"
+#include "crypto.h"
 #include "hv.h"
 #include "jobs.h"
 #include "journal.h"
@@ -26,9 +29,11 @@
 
 struct fixture {
         char dir[64];
-        char *path;
+        char *path, *wipe_dir;
         struct hv *hv;
         struct journal *journal;
+        struct wipejobs *wipes;
+        EVP_PKEY *key;
         struct jobs_env env;
 };
 
@@ -45,7 +50,14 @@ static int setup(void **state) {
                 return -1;
         if (journal_open(f->path, 1000, &f->journal) < 0)
                 return -1;
-        f->env = (struct jobs_env) { .ops = ops, .hv = f->hv, .journal = f->journal };
+        f->wipe_dir = xasprintf("%s/wipe", f->dir);
+        if (crypto_key_generate(GC_KEY_ED25519, &f->key) < 0)
+                return -1;
+        const struct wipejob_config wc = { .key = f->key, .state_dir = f->wipe_dir, .host = "host-a", .ops = ops, .hv = f->hv };
+        if (wipejobs_new(&wc, &f->wipes) < 0)
+                return -1;
+        f->env = (struct jobs_env) { .ops = ops, .hv = f->hv, .journal = f->journal, .wipes = f->wipes,
+                                     .storage_pool = "default-pool" };
         *state = f;
         return 0;
 }
@@ -59,11 +71,16 @@ static void remove_file(const char *path, const char *suffix) {
 static int teardown(void **state) {
         struct fixture *f = *state;
 
+        wipejobs_free(f->wipes);
+        EVP_PKEY_free(f->key);
         journal_close(f->journal);
         ops->close(f->hv);
         remove_file(f->path, "");
         remove_file(f->path, ".lock");
+        /* Nothing was wiped: no state file may be left. */
+        assert_int_equal(rmdir(f->wipe_dir), 0);
         rmdir(f->dir);
+        free(f->wipe_dir);
         free(f->path);
         free(f);
         return 0;
@@ -430,6 +447,390 @@ static void test_inventory(void **state) {
         assert_true(cap.memory_mib > 0);
 }
 
+/* ------------------------------------------------------------- reclaim --- */
+
+static cJSON *stop_job(int64_t id, const char *uuid) {
+        char *text = xasprintf("{\"id\": %lld, \"kind\": \"vm.stop\", \"vm\": {\"uuid\": \"%s\"}}", (long long) id, uuid);
+        cJSON *job = cJSON_Parse(text);
+        free(text);
+        assert_non_null(job);
+        return job;
+}
+
+/* A vm.wipe job as the orchestrator sends it. */
+static cJSON *wipe_job(int64_t id, const char *uuid, const char *method) {
+        char *text = xasprintf("{\"id\": %lld, \"kind\": \"vm.wipe\", \"wipe\": {\"uuid\": \"%s\", \"method\": \"%s\","
+                               " \"passes\": 1, \"verify\": \"full\", \"sample_blocks\": 4096,"
+                               " \"approval\": \"approval-oa/OA-2026-0131\", \"operator\": \"provider:运维中心\"}}",
+                               (long long) id, uuid, method);
+        cJSON *job = NULL;
+        assert_int_equal(json_parse(text, strlen(text), &job, NULL), 0);
+        free(text);
+        return job;
+}
+
+static void wipe_spec_refused(const char *json, const char *field, const char *message_part) {
+        cJSON *w = cJSON_Parse(json);
+        struct wipejob_spec spec = {};
+        struct gc_error err = {};
+
+        assert_non_null(w);
+        assert_int_equal(jobs_wipe_spec_parse(w, 0, &spec, &err), -EINVAL);
+        assert_string_equal(err.field, field);
+        if (message_part && !strstr(err.message, message_part))
+                fail_msg("%s: message \"%s\" lacks \"%s\"", field, err.message, message_part);
+        cJSON_Delete(w);
+}
+
+#define WS_UUID "\"uuid\": \"0a000000-0000-4000-8000-0000000000e1\""
+#define WS_WHO "\"approval\": \"a\", \"operator\": \"o\""
+
+static void test_wipe_spec(void **state) {
+        struct fixture *f = *state;
+        struct wipejob_spec spec = {};
+        struct jobs_outcome out;
+        struct gc_error err = {};
+        cJSON *w, *r;
+
+        w = cJSON_Parse("{" WS_UUID ", \"method\": \"random\", \"passes\": 3, \"verify\": \"sampled\", " WS_WHO "}");
+        assert_int_equal(jobs_wipe_spec_parse(w, 64, &spec, &err), 0);
+        assert_string_equal(spec.uuid, "0a000000-0000-4000-8000-0000000000e1");
+        assert_int_equal(spec.method, WIPE_RANDOM);
+        assert_int_equal(spec.passes, 3);
+        assert_int_equal(spec.sample_blocks, 64);       /* the configuration's */
+        assert_string_equal(spec.approval, "a");
+        assert_string_equal(spec.operator_name, "o");
+        wipejob_spec_done(&spec);
+        cJSON_Delete(w);
+
+        w = cJSON_Parse("{" WS_UUID ", \"method\": \"crypto-erase\", \"verify\": \"sampled\", \"sample_blocks\": 9, " WS_WHO "}");
+        assert_int_equal(jobs_wipe_spec_parse(w, 64, &spec, &err), 0);
+        assert_int_equal(spec.method, WIPE_CRYPTO_ERASE);
+        assert_int_equal(spec.passes, 1);
+        assert_int_equal(spec.sample_blocks, 9);
+        wipejob_spec_done(&spec);
+        cJSON_Delete(w);
+
+        /* Full by default, whatever sample_blocks says. */
+        w = cJSON_Parse("{" WS_UUID ", \"method\": \"zero\", \"sample_blocks\": 9, " WS_WHO "}");
+        assert_int_equal(jobs_wipe_spec_parse(w, 64, &spec, &err), 0);
+        assert_int_equal(spec.sample_blocks, 0);
+        wipejob_spec_done(&spec);
+        cJSON_Delete(w);
+
+        wipe_spec_refused("[]", "wipe", "object");
+        wipe_spec_refused("{\"method\": \"zero\", " WS_WHO "}", "wipe.uuid", "required");
+        wipe_spec_refused("{\"uuid\": \"x\", \"method\": \"zero\", " WS_WHO "}", "wipe.uuid", "UUID");
+        wipe_spec_refused("{" WS_UUID ", " WS_WHO "}", "wipe.method", "required");
+        wipe_spec_refused("{" WS_UUID ", \"method\": \"shred\", " WS_WHO "}", "wipe.method", "zero, random or crypto-erase");
+        wipe_spec_refused("{" WS_UUID ", \"method\": 1, " WS_WHO "}", "wipe.method", "string");
+        wipe_spec_refused("{" WS_UUID ", \"method\": \"zero\", \"passes\": 0, " WS_WHO "}", "wipe.passes", "1 to 7");
+        wipe_spec_refused("{" WS_UUID ", \"method\": \"zero\", \"passes\": 8, " WS_WHO "}", "wipe.passes", "1 to 7");
+        wipe_spec_refused("{" WS_UUID ", \"method\": \"zero\", \"passes\": \"2\", " WS_WHO "}", "wipe.passes", "integer");
+        wipe_spec_refused("{" WS_UUID ", \"method\": \"zero\", \"verify\": \"some\", " WS_WHO "}", "wipe.verify",
+                          "full or sampled");
+        wipe_spec_refused("{" WS_UUID ", \"method\": \"zero\", \"verify\": \"sampled\", \"sample_blocks\": 0, " WS_WHO "}",
+                          "wipe.sample_blocks", "integer");
+        wipe_spec_refused("{" WS_UUID ", \"method\": \"zero\", \"operator\": \"o\"}", "wipe.approval", "required");
+        wipe_spec_refused("{" WS_UUID ", \"method\": \"zero\", \"approval\": \"\", \"operator\": \"o\"}", "wipe.approval",
+                          "R-AU3");
+        wipe_spec_refused("{" WS_UUID ", \"method\": \"zero\", \"approval\": \"a\"}", "wipe.operator", "required");
+
+        /* Through jobs_run: a failed result naming the field, nothing started. */
+        r = run(f, cJSON_Parse("{\"id\": 60, \"kind\": \"vm.wipe\", \"wipe\": {" WS_UUID ", \"method\": \"dd\", " WS_WHO "}}"),
+                &out);
+        assert_false(b(r, "ok"));
+        assert_non_null(strstr(s(r, "error"), "wipe.method"));
+        assert_false(out.pending);
+        cJSON_Delete(r);
+        r = run(f, cJSON_Parse("{\"id\": 61, \"kind\": \"vm.wipe\"}"), &out);
+        assert_false(b(r, "ok"));
+        assert_non_null(strstr(s(r, "error"), "wipe"));
+        cJSON_Delete(r);
+}
+
+static void assert_refused(const cJSON *r, const char *uuid, const char *field, const char *value, const char *reason_part) {
+        assert_false(b(r, "ok"));
+        assert_string_equal(s(r, "wipe.uuid"), uuid);
+        assert_string_equal(s(r, "wipe.refused.field"), field);
+        if (value)
+                assert_string_equal(s(r, "wipe.refused.value"), value);
+        else
+                assert_true(cJSON_IsNull(member(r, "wipe.refused.value")));
+        if (!strstr(s(r, "wipe.refused.reason"), reason_part))
+                fail_msg("reason \"%s\" lacks \"%s\"", s(r, "wipe.refused.reason"), reason_part);
+        assert_int_equal(cJSON_GetArraySize(member(r, "wipe.volumes")), 0);
+        assert_true(strncmp(s(r, "error"), "refused: ", 9) == 0);
+}
+
+static void test_stop(void **state) {
+        struct fixture *f = *state;
+        struct jobs_outcome out;
+        struct vm v = vm_a;
+        cJSON *r;
+
+        v.uuid = "0a000000-0000-4000-8000-0000000000e2";
+        r = run(f, ensure_job(70, &v), &out);
+        assert_ok(r);
+        cJSON_Delete(r);
+
+        /* The test driver's domains go off at the ACPI request. */
+        r = run(f, stop_job(71, v.uuid), &out);
+        assert_ok(r);
+        assert_string_equal(s(r, "vm.state"), "shutoff");
+        assert_string_equal(s(r, "vm.uuid"), v.uuid);
+        assert_non_null(strstr(out.actions, "shut down (ACPI"));
+        cJSON_Delete(r);
+
+        r = run(f, stop_job(72, v.uuid), &out);
+        assert_ok(r);
+        assert_string_equal(out.actions, "shut off already");
+        assert_string_equal(s(r, "vm.state"), "shutoff");
+        cJSON_Delete(r);
+
+        r = run(f, stop_job(73, "0a000000-0000-4000-8000-0000000000ff"), &out);
+        assert_false(b(r, "ok"));
+        cJSON_Delete(r);
+        r = run(f, cJSON_Parse("{\"id\": 74, \"kind\": \"vm.stop\", \"vm\": {\"uuid\": \"x\"}}"), &out);
+        assert_false(b(r, "ok"));
+        assert_non_null(strstr(s(r, "error"), "vm.uuid"));
+        cJSON_Delete(r);
+
+        /* As the agent runs it: the wait is in jobs_collect, not in jobs_run. */
+        struct jobs_stops *stops = NULL;
+        cJSON *results = NULL, *job;
+        int64_t *ids = NULL;
+        size_t count = 0;
+        struct gc_error err = {};
+        assert_int_equal(jobs_stops_new(&stops), 0);
+        f->env.stops = stops;
+        r = run(f, ensure_job(76, &v), &out);
+        assert_ok(r);
+        assert_string_equal(s(r, "vm.state"), "running");
+        cJSON_Delete(r);
+        job = stop_job(77, v.uuid);
+        r = (cJSON *) job;
+        assert_int_equal(jobs_run(&f->env, job, &r, &out, &err), 0);
+        assert_null(r);
+        assert_true(out.pending);
+        assert_int_equal(jobs_stops_pending(stops), 1);
+        /* Delivered again meanwhile: ignored. */
+        r = (cJSON *) job;
+        assert_int_equal(jobs_run(&f->env, job, &r, &out, &err), 0);
+        assert_null(r);
+        assert_true(out.pending);
+        cJSON_Delete(job);
+        assert_int_equal(jobs_collect(&f->env, &results, &ids, &count), 0);
+        assert_int_equal(count, 1);
+        assert_int_equal(ids[0], 77);
+        r = cJSON_GetArrayItem(results, 0);
+        assert_ok(r);
+        assert_string_equal(s(r, "vm.state"), "shutoff");
+        assert_int_equal(jobs_stops_pending(stops), 0);
+        /* Journalled. */
+        cJSON *again = run(f, stop_job(77, v.uuid), &out);
+        assert_true(out.replayed);
+        assert_true(cJSON_Compare(again, r, true));
+        cJSON_Delete(again);
+        cJSON_Delete(results);
+        free(ids);
+        /* Off already: a result at once. */
+        r = run(f, stop_job(78, v.uuid), &out);
+        assert_ok(r);
+        assert_false(out.pending);
+        cJSON_Delete(r);
+        f->env.stops = NULL;
+        jobs_stops_free(stops);
+
+        r = run(f, delete_job(75, v.uuid), &out);
+        assert_ok(r);
+        cJSON_Delete(r);
+}
+
+/* Every refusal before a byte is written (R-EX3): no thread, no state file
+ * (teardown checks the state directory is empty). */
+static void test_wipe_refusals(void **state) {
+        struct fixture *f = *state;
+        struct jobs_outcome out;
+        struct vm v = vm_a;
+        cJSON *r;
+
+        v.uuid = "0a000000-0000-4000-8000-0000000000e3";
+        r = run(f, wipe_job(80, v.uuid, "zero"), &out);
+        assert_refused(r, v.uuid, "wipe.uuid", v.uuid, "no such domain");
+        cJSON_Delete(r);
+
+        r = run(f, ensure_job(81, &v), &out);
+        assert_ok(r);
+        cJSON_Delete(r);
+        r = run(f, wipe_job(82, v.uuid, "zero"), &out);
+        assert_refused(r, v.uuid, "wipe.uuid", v.uuid, "is running, not shut off");
+        assert_false(out.pending);
+        cJSON_Delete(r);
+
+        r = run(f, stop_job(83, v.uuid), &out);
+        assert_ok(r);
+        cJSON_Delete(r);
+
+        /* The test driver's volumes (/default-pool/NAME.img) name no real file. */
+        char *path = xasprintf("/default-pool/gc-%s-system.img", v.uuid);
+        r = run(f, wipe_job(84, v.uuid, "random"), &out);
+        assert_refused(r, v.uuid, "volumes[0].path", path, "cannot be found");
+        cJSON_Delete(r);
+        r = run(f, wipe_job(85, v.uuid, "crypto-erase"), &out);
+        assert_refused(r, v.uuid, "volumes[0].path", path, "cannot be found");
+        cJSON_Delete(r);
+        free(path);
+
+        /* A refused job is done: the same id again is its journalled answer. */
+        r = run(f, wipe_job(85, v.uuid, "crypto-erase"), &out);
+        assert_true(out.replayed);
+        assert_false(b(r, "ok"));
+        cJSON_Delete(r);
+
+        /* Without a key there is nothing to sign with: refused first. */
+        struct wipejobs *keyless = NULL;
+        const struct wipejob_config wc = { .state_dir = f->wipe_dir, .ops = ops, .hv = f->hv };
+        assert_int_equal(wipejobs_new(&wc, &keyless), 0);
+        assert_false(wipejobs_have_key(keyless));
+        f->env.wipes = keyless;
+        r = run(f, wipe_job(86, v.uuid, "zero"), &out);
+        assert_refused(r, v.uuid, "wipe.signing_key", NULL, "no certificate of sanitization could be signed");
+        cJSON_Delete(r);
+        wipejobs_free(keyless);
+
+        /* Without the module at all. */
+        f->env.wipes = NULL;
+        r = run(f, wipe_job(87, v.uuid, "zero"), &out);
+        assert_false(b(r, "ok"));
+        assert_string_equal(s(r, "error"), JOBS_NO_WIPE);
+        cJSON_Delete(r);
+        f->env.wipes = f->wipes;
+
+        r = run(f, delete_job(88, v.uuid), &out);
+        assert_ok(r);
+        cJSON_Delete(r);
+}
+
+/* A domain without disks: the wipe goes to its thread and ends at once. The
+ * same id while the module holds it is ignored; vm.delete waits for it;
+ * the result comes from jobs_collect, journalled. */
+static void test_wipe_thread(void **state) {
+        struct fixture *f = *state;
+        struct jobs_outcome out;
+        struct gc_error err = {};
+        struct vm v = vm_a;
+        cJSON *r, *results = NULL, *job;
+        int64_t *ids = NULL;
+        size_t count = 0;
+
+        v.uuid = "0a000000-0000-4000-8000-0000000000e4";
+        v.system_gib = v.data_gib = 0;
+        v.running = false;
+        r = run(f, ensure_job(90, &v), &out);
+        assert_ok(r);
+        assert_int_equal(cJSON_GetArraySize(member(r, "vm.disks")), 0);
+        cJSON_Delete(r);
+
+        job = wipe_job(91, v.uuid, "zero");
+        r = (cJSON *) job;
+        assert_int_equal(jobs_run(&f->env, job, &r, &out, &err), 0);
+        assert_null(r);
+        assert_true(out.pending);
+        assert_true(wipejobs_known(f->wipes, 91));
+        assert_int_equal(wipejobs_busy(f->wipes, v.uuid), 91);
+
+        /* Delivered again: nothing done, still no result. */
+        r = (cJSON *) job;
+        assert_int_equal(jobs_run(&f->env, job, &r, &out, &err), 0);
+        assert_null(r);
+        assert_true(out.pending);
+        cJSON_Delete(job);
+
+        /* Another job on the same domain meanwhile: not run. */
+        r = run(f, wipe_job(92, v.uuid, "zero"), &out);
+        assert_false(b(r, "ok"));
+        assert_non_null(strstr(s(r, "error"), "job 91 is wiping"));
+        cJSON_Delete(r);
+        r = run(f, delete_job(93, v.uuid), &out);
+        assert_false(b(r, "ok"));
+        assert_non_null(strstr(s(r, "error"), "job 91 is wiping"));
+        cJSON_Delete(r);
+
+        for (int i = 0; i < 500 && count == 0; i++) {
+                cJSON_Delete(results);
+                free(ids);
+                assert_int_equal(jobs_collect(&f->env, &results, &ids, &count), 0);
+                if (count == 0)
+                        usleep(10000);
+        }
+        assert_int_equal(count, 1);
+        assert_int_equal(ids[0], 91);
+        const cJSON *res = cJSON_GetArrayItem(results, 0);
+        assert_ok(res);
+        assert_int_equal(n(res, "job"), 91);
+        assert_string_equal(s(res, "wipe.uuid"), v.uuid);
+        assert_int_equal(cJSON_GetArraySize(member(res, "wipe.volumes")), 0);
+        assert_false(wipejobs_known(f->wipes, 91));
+
+        /* Journalled: a later delivery is answered from the journal. */
+        cJSON *again = run(f, wipe_job(91, v.uuid, "zero"), &out);
+        assert_true(out.replayed);
+        assert_true(cJSON_Compare(again, res, true));
+        cJSON_Delete(again);
+        cJSON_Delete(results);
+        free(ids);
+
+        /* Nothing more to collect. */
+        assert_int_equal(jobs_collect(&f->env, &results, &ids, &count), 0);
+        assert_int_equal(count, 0);
+        cJSON_Delete(results);
+        free(ids);
+
+        r = run(f, delete_job(94, v.uuid), &out);
+        assert_ok(r);
+        cJSON_Delete(r);
+}
+
+/* VMSPEC "encrypted": the test driver has no libvirt secrets. */
+static void test_encrypted_unsupported(void **state) {
+        struct fixture *f = *state;
+        struct jobs_outcome out;
+        struct hv_domain d = {};
+        struct hv_spec spec = {};
+        struct gc_error err = {};
+        bool running;
+        const char *uuid = "0a000000-0000-4000-8000-0000000000e5";
+        char *text = xasprintf("{\"id\": 95, \"kind\": \"vm.ensure\", \"vm\": {\"uuid\": \"%s\", \"title\": \"t\","
+                               " \"labels\": {\"unit\": \"u\", \"system\": \"s\", \"role\": \"r\", \"number\": 1},"
+                               " \"vcpus\": 1, \"memory_mib\": 512, \"disks\": [{\"name\": \"system\", \"gib\": 1}],"
+                               " \"encrypted\": true}}", uuid);
+        cJSON *r = run(f, cJSON_Parse(text), &out);
+        free(text);
+        assert_false(b(r, "ok"));
+        assert_string_equal(s(r, "error"), JOBS_NO_SECRETS);
+        cJSON_Delete(r);
+        assert_int_equal(ops->get(f->hv, uuid, &d), -ENOENT);
+
+        r = run(f, cJSON_Parse("{\"id\": 96, \"kind\": \"vm.ensure\", \"vm\": {\"uuid\": \"0a000000-0000-4000-8000-0000000000e6\","
+                               " \"title\": \"t\", \"labels\": {\"unit\": \"u\", \"system\": \"s\", \"role\": \"r\", \"number\": 1},"
+                               " \"vcpus\": 1, \"memory_mib\": 512, \"encrypted\": \"yes\"}}"), &out);
+        assert_false(b(r, "ok"));
+        assert_non_null(strstr(s(r, "error"), "vm.encrypted"));
+        cJSON_Delete(r);
+
+        cJSON *vm = cJSON_Parse("{\"uuid\": \"0a000000-0000-4000-8000-0000000000e6\", \"title\": \"t\", \"labels\": {\"unit\": \"u\","
+                                " \"system\": \"s\", \"role\": \"r\", \"number\": 1}, \"vcpus\": 1, \"memory_mib\": 512}");
+        assert_int_equal(jobs_spec_parse(vm, &spec, &running, &err), 0);
+        assert_false(spec.encrypted);
+        hv_spec_done(&spec);
+        cJSON_AddTrueToObject(vm, "encrypted");
+        assert_int_equal(jobs_spec_parse(vm, &spec, &running, &err), 0);
+        assert_true(spec.encrypted);
+        hv_spec_done(&spec);
+        cJSON_Delete(vm);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_ensure_creates_and_converges, setup, teardown),
@@ -438,6 +839,11 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_done_job_not_run_again, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bad_jobs, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_inventory, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_wipe_spec, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stop, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_wipe_refusals, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_wipe_thread, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_encrypted_unsupported, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,10 +3,12 @@
  * disk file system: tmpfs refuses O_DIRECT) and, as root, a loop device:
  * zero and random leave no block of the pattern, a changed byte fails the
  * verification, kill -9 mid-wipe resumes from the checkpoint, the safety
- * refusals, crypto-erase of a qemu LUKS volume, signed certificates. */
+ * refusals, crypto-erase of a qemu LUKS volume, signed certificates; a wipe
+ * cancelled from outside stops at a checkpoint and resumes. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -641,6 +643,54 @@ static void test_loop_device(void **s) {
         unlink(st);
 }
 
+/* wipe_spec.cancel: set from another thread (here: the progress callback),
+ * the pass stops after the chunk in hand with a checkpoint; the next call
+ * resumes there and still verifies the whole volume. */
+static void cancel_on_progress(const struct wipe_progress *p, void *userdata) {
+        atomic_bool *cancel = userdata;
+        if (p->phase == WIPE_PHASE_WRITE && p->done >= WIPE_CHUNK)
+                atomic_store(cancel, true);
+}
+
+static void test_cancel(void **s) {
+        (void) s;
+        _cleanup_free_ char *vol = pool_file("cancel.img"), *st = pool_file("cancel.state");
+        struct wipe_spec spec = spec_for(vol, WIPE_RANDOM, st);
+        struct wipe_result res = {};
+        struct gc_error err = {};
+        atomic_bool cancel;
+        uint64_t pat, zero;
+
+        atomic_init(&cancel, false);
+        spec.cancel = &cancel;
+        spec.progress = cancel_on_progress;
+        spec.progress_ms = 1;
+        spec.userdata = &cancel;
+        fill_pattern(vol, VOL_SIZE);
+        assert_int_equal(wipe_run(&spec, &res, &err), -ECANCELED);
+        assert_string_equal(err.field, "cancel");
+        _cleanup_(cJSON_Deletep) cJSON *state = state_read(st);
+        assert_non_null(state);
+        assert_string_equal(str_at(state, "phase"), "write");
+        int64_t offset = int_at(state, "offset", 0);
+        assert_true(offset >= (int64_t) WIPE_CHUNK && offset < (int64_t) VOL_SIZE);
+        scan(vol, VOL_SIZE, &pat, &zero);
+        assert_int_equal(pat, (VOL_SIZE - (uint64_t) offset) / BLOCK);
+
+        atomic_store(&cancel, false);
+        spec.progress = NULL;
+        assert_int_equal(wipe_run(&spec, &res, &err), 0);
+        assert_true(res.resumed);
+        assert_int_equal(res.resumed_offset, (uint64_t) offset);
+        assert_int_equal(res.bytes_written, VOL_SIZE - (uint64_t) offset);
+        assert_int_equal(res.bytes_verified, VOL_SIZE);
+        scan(vol, VOL_SIZE, &pat, &zero);
+        assert_int_equal(pat, 0);
+        wipe_result_done(&res);
+        unlink(vol);
+        unlink(st);
+}
+
 static int group_setup(void **s) {
         (void) s;
         const char *base = getenv("GC_WIPE_TEST_DIR") ?: "/var/tmp";
@@ -680,6 +730,7 @@ int main(void) {
                 cmocka_unit_test(test_tamper_zero),
                 cmocka_unit_test(test_tamper_random),
                 cmocka_unit_test(test_resume_after_kill),
+                cmocka_unit_test(test_cancel),
                 cmocka_unit_test(test_refusals),
                 cmocka_unit_test(test_crypto_erase_luks),
                 cmocka_unit_test(test_sign_sm2),

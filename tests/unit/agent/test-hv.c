@@ -806,6 +806,95 @@ static void test_open_failures(void **state) {
         virStoragePoolFree(p);
 }
 
+/* What a wipe needs to know of each disk (hv ops volumes). */
+static void test_volumes(void **state) {
+        const char *uuid = "6f1c0001-0000-4000-8000-0000000000a1";
+        struct hv_spec spec = spec_make(uuid);
+        struct hv_volume *v = NULL;
+        size_t n = 0;
+
+        clean(uuid);
+        assert_int_equal(ops->define(hv, &spec), 0);
+        assert_int_equal(ops->volumes(hv, uuid, &v, &n), 0);
+        assert_int_equal(n, 2);
+        for (size_t i = 0; i < n; i++) {
+                char name[96];
+                snprintf(name, sizeof name, "gc-%s-%s.img", uuid, spec.disks[i].name);
+                assert_string_equal(v[i].disk, spec.disks[i].name);
+                assert_non_null(v[i].path);
+                assert_non_null(strstr(v[i].path, name));
+                assert_string_equal(v[i].pool, pool_name);
+                assert_true(v[i].managed);
+                assert_string_equal(v[i].name, name);
+                assert_non_null(v[i].pool_dir);
+                assert_true(v[i].pool_dir[0] == '/');
+                assert_true(strncmp(v[i].path, v[i].pool_dir, strlen(v[i].pool_dir)) == 0);
+                assert_non_null(v[i].key);
+                assert_string_equal(v[i].format, "raw");
+                assert_null(v[i].secret);
+                assert_null(v[i].attached);
+                /* A file's own size: the capacity of a raw one. */
+                assert_int_equal(v[i].size, spec.disks[i].gib * GIB);
+        }
+        hv_volumes_free(v, n);
+        assert_int_equal(ops->volumes(hv, "6f1c0001-0000-4000-8000-0000000000a9", &v, &n), -ENOENT);
+        clean(uuid);
+        hv_spec_done(&spec);
+}
+
+/* Encrypted volumes: LUKS with a secret each, where libvirt has secrets;
+ * refused with nothing left behind where it has none (the test driver). */
+static void test_encrypted(void **state) {
+        const char *uuid = "6f1c0001-0000-4000-8000-0000000000a2";
+        struct hv_spec spec = spec_make(uuid);
+        struct hv_volume *v = NULL;
+        size_t n = 0;
+        char *secrets[2] = { 0 };
+
+        clean(uuid);
+        spec.encrypted = true;
+        if (!real) {
+                assert_int_equal(ops->define(hv, &spec), -EOPNOTSUPP);
+                assert_false(domain_exists(uuid));
+                assert_int_equal(count_volumes(uuid), 0);
+                assert_int_equal(ops->secret_undefine(hv, "6f1c0001-0000-4000-8000-0000000000a3"), -EOPNOTSUPP);
+                hv_spec_done(&spec);
+                return;
+        }
+        assert_int_equal(ops->define(hv, &spec), 0);
+        assert_int_equal(ops->volumes(hv, uuid, &v, &n), 0);
+        assert_int_equal(n, 2);
+        for (size_t i = 0; i < n; i++) {
+                assert_string_equal(v[i].format, "luks");
+                assert_non_null(v[i].secret);
+                virSecretPtr sec = virSecretLookupByUUIDString(conn, v[i].secret);
+                assert_non_null(sec);
+                assert_int_equal(virSecretGetUsageType(sec), VIR_SECRET_USAGE_TYPE_VOLUME);
+                assert_string_equal(virSecretGetUsageID(sec), v[i].path);
+                virSecretFree(sec);
+                /* The LUKS header and key slots come before the capacity. */
+                assert_true(v[i].size > spec.disks[i].gib * GIB);
+                secrets[i] = strdup(v[i].secret);
+        }
+        assert_string_not_equal(secrets[0], secrets[1]);
+        hv_volumes_free(v, n);
+        /* qemu opens them with their secrets. */
+        assert_int_equal(ops->start(hv, uuid), 0);
+        assert_int_equal(ops->shutdown(hv, uuid, true), 0);
+        /* Defined again: the volumes as they are. */
+        assert_int_equal(ops->define(hv, &spec), 0);
+
+        assert_int_equal(ops->secret_undefine(hv, secrets[0]), 0);
+        assert_int_equal(ops->secret_undefine(hv, secrets[0]), -ENOENT);
+        /* Undefine takes the other secret with its volume. */
+        clean(uuid);
+        virSecretPtr sec = virSecretLookupByUUIDString(conn, secrets[1]);
+        assert_null(sec);
+        free(secrets[0]);
+        free(secrets[1]);
+        hv_spec_done(&spec);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_open_failures),
@@ -821,6 +910,8 @@ int main(void) {
                 cmocka_unit_test(test_shutdown_undefine),
                 cmocka_unit_test(test_foreign),
                 cmocka_unit_test(test_stats),
+                cmocka_unit_test(test_volumes),
+                cmocka_unit_test(test_encrypted),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
