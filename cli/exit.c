@@ -23,6 +23,7 @@ enum {
 };
 
 struct exit_args {
+        struct remote *rm;
         const char *key, *ground, *reason, *reference;
 };
 
@@ -31,8 +32,7 @@ static int exit_handle(int opt, const char *arg, void *userdata) {
 
         switch (opt) {
         case ARG_KEY:
-                a->key = arg;
-                return 0;
+                return remote_signing_key(a->rm, &a->key, arg);
         case ARG_GROUND:
                 a->ground = arg;
                 return 0;
@@ -157,22 +157,25 @@ const char gcctl_statement_usage[] =
         "reclaim then starts: VMs stopped, volumes wiped with certificates.\n"
         "\n"
         "Options:\n"
-        "  --key KEY.pem  the unit's private signing key (required)\n"
+        "  --key KEY.pem  the unit's private signing key (required); the\n"
+        "                 connection's key is --client-key here, or a second\n"
+        "                 --key after this one\n"
         "  --json         print the orchestrator's answer as JSON\n"
         "  --help         this text\n"
-        REMOTE_OPTIONS_HELP
+        REMOTE_OPTIONS_HELP_CLIENT_KEY
         "\n"
         "Example:\n"
-        "  gcctl --cert tenant.crt --key tenant.key system exit-statement 3 --key sign/tenant.key\n";
+        "  gcctl system exit-statement 3 --key sign/tenant.key --cert tenant.crt --client-key tenant.key\n";
 
 static const struct option statement_options[] = {
         { "key", required_argument, NULL, ARG_KEY },
+        REMOTE_CLIENT_KEY_OPTION,
         {}
 };
 
 int gcctl_run_statement(int argc, char **argv) {
         _cleanup_(remote_done) struct remote rm = { .verb = "gcctl system exit-statement" };
-        struct exit_args a = {};
+        struct exit_args a = { .rm = &rm };
         _cleanup_(cJSON_Deletep) cJSON *answer = NULL, *doc = NULL, *body = NULL, *result = NULL;
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
         _cleanup_free_ char *fp = NULL, *b64 = NULL, *path = NULL, *hex = NULL;
@@ -280,7 +283,7 @@ static const struct option order_options[] = {
 
 int gcctl_run_order(int argc, char **argv) {
         _cleanup_(remote_done) struct remote rm = { .verb = "gcctl system reclaim-order" };
-        struct exit_args a = {};
+        struct exit_args a = { .rm = &rm };
         _cleanup_(cJSON_Deletep) cJSON *body = NULL, *result = NULL;
         _cleanup_free_ char *path = NULL;
         uint64_t id;
@@ -343,7 +346,7 @@ static const struct option reclaim_options[] = {
 
 int gcctl_run_reclaim(int argc, char **argv) {
         _cleanup_(remote_done) struct remote rm = { .verb = "gcctl system reclaim" };
-        struct exit_args a = {};
+        struct exit_args a = { .rm = &rm };
         _cleanup_(cJSON_Deletep) cJSON *body = NULL, *result = NULL;
         _cleanup_free_ char *path = NULL;
         uint64_t id;

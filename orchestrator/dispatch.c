@@ -252,6 +252,8 @@ int dispatch_stage(struct orch *o, int64_t system_id, const char *from, const ch
                 cJSON_AddStringToObject(detail, "unit", str_at(names, "unit"));
                 cJSON_AddStringToObject(detail, "system_name", str_at(names, "system_name"));
         }
+        /* The caller's extra may name the system already: one member, not two. */
+        cJSON_DeleteItemFromObjectCaseSensitive(detail, "system");
         cJSON_AddNumberToObject(detail, "system", (double) system_id);
         cJSON_AddStringToObject(detail, "from", from);
         cJSON_AddStringToObject(detail, "to", to);

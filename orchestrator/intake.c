@@ -1006,8 +1006,13 @@ void intake_submit(struct api_call *c) {
         if (r < 0)
                 goto done_r;
         metrics_request(&c->o->metrics, in.req->kind, METRICS_ACCEPTED);
-        log_info("accepted %s request %lld (%s) for %s %s: %s -> %s, %zu VM%s", in.req->kind, (long long) id, in.approval,
-                 in.unit, in.system_name, in.system_state, lifecycle_target(in.req->kind), in.n_vms, in.n_vms == 1 ? "" : "s");
+        if (strcmp(in.req->kind, "exit") == 0)
+                log_info("accepted exit request %lld (%s) for %s %s: %s -> %s", (long long) id, in.approval, in.unit,
+                         in.system_name, in.system_state, lifecycle_target(in.req->kind));
+        else
+                log_info("accepted %s request %lld (%s) for %s %s: %s -> %s, %zu VM%s", in.req->kind, (long long) id, in.approval,
+                         in.unit, in.system_name, in.system_state, lifecycle_target(in.req->kind), in.n_vms,
+                         in.n_vms == 1 ? "" : "s");
         orch_notify_kick(c->o);
         reply_request(c, 201, id, false);
         dispatch_wake(c->o);

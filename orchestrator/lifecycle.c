@@ -38,6 +38,9 @@ static const struct {
         { "suspended", "active" },
         { "suspended", "changing" },
         { "suspended", "exit_requested" },
+        /* R-EX2: suspended by an authority order that could not wipe, the
+         * system leaves with the tenant's statement. */
+        { "suspended", "draining" },
 };
 
 bool lifecycle_state_valid(const char *state) {

@@ -4,6 +4,8 @@
  *
  *   registered -> requested -> provisioning -> trial -> awaiting_golive -> active
  *   active -> exit_requested -> draining -> wiping -> reclaimed
+ *     (exit_requested: the grace period for migration, R-EX2; draining: the
+ *     VMs are stopped; wiping: wipe, delete, release, the exit sheet)
  *   trial | active -> changing -> (back to where it came from)
  *   any running state -> suspended (R-SC3) -> back
  *

@@ -679,7 +679,7 @@ int reclaim_describe(struct orch *o, int64_t system_id, cJSON **ret) {
         if (r < 0)
                 return r;
         r = store_query_json(o->store,
-                             "SELECT v.name AS vm, w.disk, w.host, w.path, w.size, w.phase, w.pass, w.passes, w.done, w.total, w.rate, "
+                             "SELECT v.name AS vm, w.disk, w.host, w.path, w.size, w.phase, w.pass, w.passes, w.done, w.total, CAST(w.rate AS INTEGER) AS rate, "
                              "w.updated AS \"updated@time\", w.certificate IS NOT NULL AS \"certified@bool\" "
                              "FROM wipes w JOIN vms v ON v.id = w.vm_id WHERE v.system_id = ? ORDER BY v.id, w.disk DESC",
                              STORE_ARGS(STORE_INT(system_id)), &vols);
@@ -774,7 +774,7 @@ static int load_for_call(struct api_call *c, struct exit_row *e, const char *act
                 _cleanup_free_ char *state = NULL;
                 (void) store_query_text(c->o->store, "SELECT state FROM systems WHERE id = ?", STORE_ARGS(STORE_INT(c->id)), &state);
                 gc_error_set(&err, "no_exit", rule, "system.state", state ?: "",
-                             "has no approved exit: an exit request from the approval system comes first (R-EX1)");
+                             "has no approved exit: an exit request from the approval system comes first");
                 api_refuse(c, 409, &err, action, object, "", NULL);
                 return -EPERM;
         }
@@ -925,8 +925,8 @@ void post_reclaim_order(struct api_call *c) {
                         r = store_exec(o->store, "UPDATE systems SET return_state = 'exit_requested' WHERE id = ?", STORE_ARGS(STORE_INT(c->id)), NULL);
                 if (r >= 0)
                         r = vpc_set_isolated(o, c->id, true, &changed, &verr);
-                if (r == -ENOENT)
-                        r = 0;
+                if (r == -EPERM && strcmp(verr.code, "no_vpc") == 0)
+                        r = 0;          /* no network to cut */
         }
         if (r >= 0)
                 r = store_commit(o->store);
