@@ -122,6 +122,10 @@ static void test_lifecycle(void **state) {
         assert_true(lifecycle_allowed("trial", "changing"));
         assert_true(lifecycle_allowed("active", "exit_requested"));
         assert_true(lifecycle_allowed("active", "suspended"));
+        /* R-EX2, R-SC3: an order that could not wipe suspended it; the statement moves it on. */
+        assert_true(lifecycle_allowed("suspended", "draining"));
+        assert_false(lifecycle_allowed("exit_requested", "wiping"));
+        assert_false(lifecycle_allowed("reclaimed", "active"));
         assert_false(lifecycle_allowed("requested", "requested"));
         assert_false(lifecycle_allowed("registered", "changing"));
         assert_false(lifecycle_allowed("trial", "exit_requested"));
