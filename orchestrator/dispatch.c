@@ -784,6 +784,7 @@ static int apply_result(struct api_call *c, const cJSON *res, int64_t *systems, 
                 cJSON_AddStringToObject(detail, "vm", v.name);
                 cJSON_AddStringToObject(detail, "uuid", v.uuid);
                 cJSON_AddStringToObject(detail, "host", j.host);
+                cJSON_AddNumberToObject(detail, "system", (double) sys);
                 cJSON_AddStringToObject(detail, "state", state);
                 if (!ok)
                         cJSON_AddStringToObject(detail, "error", str_at(res, "error") ?: "");
@@ -791,8 +792,13 @@ static int apply_result(struct api_call *c, const cJSON *res, int64_t *systems, 
                         cJSON_AddTrueToObject(detail, "recreated");
                 char object[64];
                 snprintf(object, sizeof object, "job:%lld", (long long) id);
+                /* A stop is a step of the reclaim (R-EX3); so is a delete during one. */
+                _cleanup_free_ char *sys_state = NULL;
                 if (r >= 0)
-                        r = audit_host(c, ok ? "job.done" : "job.failed", object, ok ? "done" : "failed", "", detail);
+                        r = store_query_text(o->store, "SELECT state FROM systems WHERE id = ?", STORE_ARGS(STORE_INT(sys)), &sys_state);
+                bool reclaim = r >= 0 && (strcmp(sys_state, "draining") == 0 || strcmp(sys_state, "wiping") == 0);
+                if (r >= 0)
+                        r = audit_host(c, ok ? "job.done" : "job.failed", object, ok ? "done" : "failed", reclaim ? "R-EX3" : "", detail);
                 else
                         cJSON_Delete(detail);
                 if (ok)
