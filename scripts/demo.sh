@@ -2,7 +2,7 @@
 # The govcloud demo: install what is missing, build, and show what it does
 # today. It grows with each part of the system.
 #   scripts/demo.sh
-# As root, its three hosts are network namespaces joined by an underlay
+# As root, its four hosts are network namespaces joined by an underlay
 # (tests/system/lib-netns.sh, as the system suite makes them), the
 # orchestrator sits on that underlay in a namespace of its own, and each
 # system's VPC is really built; guest namespaces on the VPC bridges ping
@@ -25,13 +25,13 @@
 # /etc/libvirt/qemu and /etc/libvirt/storage; its logs and qemu pid files
 # bound to its directory) and its own unix socket; the agent's libvirt_uri
 # is qemu:///system?socket=THAT-SOCKET (tests/system/lib-libvirtd.sh,
-# lv_inst_*). Three daemons side by side work (measured: no conflict, each
+# lv_inst_*). Several daemons side by side work (measured: no conflict, each
 # VM's tap in its host's namespace), so that is the arrangement, rather than
 # one daemon for all hosts. They are launched in parallel as soon as the
 # hosts exist and awaited only when the agents start: the qemu capability
 # cache (/var/cache/libvirt) is shared, so only the first start on a
 # machine probes qemu (a few seconds, spent while the PKI is made); later
-# starts take about 0.3 s for all three. Each host has a dir storage pool
+# starts take about 0.3 s for all four. Each host has a dir storage pool
 # in its daemon's directory; volumes are sparse. The guests have no OS
 # (SeaBIOS finds no bootable disk and waits); the VPC steps' "VMs" that
 # ping and answer the tunnel are namespaces on the same VPC bridges with
@@ -142,17 +142,18 @@ step "The four jurisdictions' policy packs, checked against the schema"
 echo "(gcctl policy explain policies/NAME.json says what each pack decides, rule by rule)"
 
 orch_addr=127.0.0.1
-declare -A hostno=([host-a]=1 [host-b]=2 [host-c]=3)
+hosts=(host-a host-b host-c host-d)
+declare -A hostno=([host-a]=1 [host-b]=2 [host-c]=3 [host-d]=4)
 underlay() { if [ "$netns" = 1 ]; then nl_host_underlay "${hostno[$1]}"; else echo 127.0.0.1; fi; }
 if [ "$netns" = 1 ]; then
-        step "Three hosts as network namespaces on an underlay 192.0.2.0/24, and the orchestrator's"
+        step "Four hosts as network namespaces on an underlay 192.0.2.0/24, and the orchestrator's"
         nl_init
         save_state
-        nl_topology 3
+        nl_topology ${#hosts[@]}
         orch_addr=192.0.2.100
         orch_ns=$(nl_underlay_ns_add orch "$orch_addr/24")
         in_orch=(nsenter "--net=/run/netns/$orch_ns")
-        for h in host-a host-b host-c; do
+        for h in "${hosts[@]}"; do
                 echo "$h: namespace $(nl_host_ns "${hostno[$h]}"), underlay $(underlay "$h"), uplink parent wan0"
         done
         echo "orchestrator: namespace $orch_ns, $orch_addr; the \"internet\": $NL_INET ($NL_INTERNET_ADDR)"
@@ -166,7 +167,7 @@ if [ "$hv" = qemu ]; then
                 step "A private libvirtd for each host (started now, awaited with the agents)"
         fi
         lv_launched=$(date +%s%N)
-        for h in host-a host-b host-c; do
+        for h in "${hosts[@]}"; do
                 lv_inst_start "$h" "$([ "$netns" = 1 ] && nl_host_ns "${hostno[$h]}")"
                 echo "$h: virtlogd and libvirtd in $LV_SET/$h, socket $LV_SET/$h/run/libvirt-sock"
         done
@@ -175,17 +176,22 @@ else
 fi
 
 step "A PKI for this run (scripts/pki.sh: CA, TLS 1.3 certificates, SM2 signing keys)"
-scripts/pki.sh --out "$work/pki" --host host-a --host host-b --host host-c \
+scripts/pki.sh --out "$work/pki" --host host-a --host host-b --host host-c --host host-d \
         --server-name localhost --server-name 127.0.0.1 --server-name "$orch_addr" | tail -n 3
 cd "$work"
 
-step "A local webhook receiver, and the orchestrator on SQLite with two pools (test clock on)"
+step "A local webhook receiver, and the orchestrator on SQLite with three pools (test clock on)"
 "${in_orch[@]}" python3 "$top/scripts/webhook-receiver.py" "$work/webhook.port" "$work/events" &
 pids+=($!)
 for _ in $(seq 100); do [ -s webhook.port ] && break; sleep 0.05; done
 # The largest flavour is every VM's maximum (qemu's -m): 16 GiB, which qemu
 # reserves lazily on this machine, and room for the samples' largest VM.
 flavours='{ "vcpus": { "min": 1, "max": 16 }, "memory_gib": { "min": 1, "max": 16 } }'
+# The Zhumadian pool holds the small system that the demo's exit wipes:
+# 1 GiB disks (the default smallest system disk is 20 GiB), at most 4 vCPUs
+# and 4 GiB. Its pack sets a 30-day grace period for migration on exit.
+small_flavours='{ "vcpus": { "min": 1, "max": 4 }, "memory_gib": { "min": 1, "max": 4 },
+                   "system_disk_gib": { "min": 1, "max": 40 }, "data_disk_gib": { "min": 0, "max": 200 } }'
 cat >orchestrator.json <<JSON
 {
   "listen": "$orch_addr:0",
@@ -197,8 +203,10 @@ cat >orchestrator.json <<JSON
   "pools": [
     { "name": "包头-A", "arch": ["x86", "arm"], "address_ranges": ["10.0.0.0/16"],
       "egress": { "egov": { "range": "203.0.113.0/24", "gateway": "203.0.113.1" } }, "flavours": $flavours },
-    { "name": "六安-A", "pack": "luan", "flavours": $flavours }
+    { "name": "六安-A", "pack": "luan", "flavours": $flavours },
+    { "name": "驻马店-A", "pack": "zhumadian", "address_ranges": ["10.9.0.0/16"], "flavours": $small_flavours }
   ],
+  "reclaim": { "wipe_method": "zero" },
   "plugins": [
     { "path": "notify-webhook", "config": { "url": "http://127.0.0.1:$(cat webhook.port)/events", "timeout_ms": 2000 } }
   ],
@@ -222,7 +230,7 @@ tenant=$(awk -F'\t' '$1 == "tenant" { print $2; exit }' pki/names.tsv)
 step "The authority registers the unit, its systems, an agreement (R-SC1) and the approval system"
 say "gcctl unit add 市xx局"
 as authority-authority unit add 市xx局 >/dev/null
-for s in 协同办公OA 门户网站 一网通办 数据共享交换; do
+for s in 协同办公OA 门户网站 一网通办 数据共享交换 政务公开; do
         say "gcctl system register --unit 市xx局 --name $s --mlps 2 --availability 99.9%"
         as authority-authority system register --unit 市xx局 --name "$s" --mlps 2 --availability 99.9% >/dev/null
 done
@@ -234,21 +242,23 @@ say "gcctl key add --party approval --id approval-oa --name 市政务服务审�
 as authority-authority key add --party approval --id approval-oa --name 市政务服务审批系统 \
         --public pki/sign/approval-approval-oa.pub >/dev/null
 as authority-authority system list
+# 政务公开: the small system (Zhumadian pool) that exits at the end.
+small=$(as authority-authority system list --json | python3 -c 'import json,sys; print([s["id"] for s in json.load(sys.stdin)["systems"] if s["name"] == "政务公开"][0])')
 
 if [ "$hv" = qemu ]; then
-        step "The provider registers three compute nodes; an agent starts on each (its own libvirtd, qemu)"
+        step "The provider registers four compute nodes; an agent starts on each (its own libvirtd, qemu)"
         t=$(date +%s%N)
-        for h in host-a host-b host-c; do
+        for h in "${hosts[@]}"; do
                 lv_inst_wait "$h"
         done
-        echo "the three libvirtds answer (launched $(( (t - lv_launched) / 1000000 )) ms ago, waited $(( ($(date +%s%N) - t) / 1000000 )) ms more); a dir pool demo-pool on each"
-        for h in host-a host-b host-c; do
+        echo "the four libvirtds answer (launched $(( (t - lv_launched) / 1000000 )) ms ago, waited $(( ($(date +%s%N) - t) / 1000000 )) ms more); a dir pool demo-pool on each"
+        for h in "${hosts[@]}"; do
                 lv_inst_pool "$h" demo-pool
         done
 else
-        step "The provider registers three compute nodes; an agent starts on each (libvirt test driver)"
+        step "The provider registers four compute nodes; an agent starts on each (libvirt test driver)"
 fi
-for h in host-a:包头-A host-b:包头-A host-c:六安-A; do
+for h in host-a:包头-A host-b:包头-A host-c:六安-A host-d:驻马店-A; do
         name=${h%%:*} pool=${h#*:} ul=$(underlay "${h%%:*}")
         say "gcctl host add $name --pool $pool --underlay $ul --ops $ul --agent-cert pki/tls/host-$name.crt"
         as provider-provider-ops host add "$name" --pool "$pool" --underlay "$ul" --ops "$ul" \
@@ -272,7 +282,8 @@ for h in host-a:包头-A host-b:包头-A host-c:六安-A; do
   "storage_pool": "$storage",
   "capacity": { "vcpus": 32, "memory_mib": 131072, "storage_gib": 20000, "arch": "x86_64" },
   "poll_seconds": 25,
-  "journal": "agent-$name.journal"$network
+  "journal": "agent-$name.journal",
+  "wipe": { "signing_key": "pki/sign/host-$name.key", "state_dir": "wipe-$name", "progress_seconds": 1 }$network
 }
 JSON
         relabel=()      # the test driver: labels changed through the agent's test hook
@@ -282,7 +293,7 @@ JSON
 done
 for _ in $(seq 200); do
         up=$(as provider-provider-ops host list --json | python3 -c 'import json,sys; print(sum(h["state"] == "up" for h in json.load(sys.stdin)["hosts"]))')
-        [ "$up" = 3 ] && break
+        [ "$up" = ${#hosts[@]} ] && break
         sleep 0.1
 done
 as provider-provider-ops host list
@@ -314,12 +325,21 @@ wait_state() {
         echo "system $1 is $want"
 }
 
-# Samples carry a fixed approval time; the approval system stamps it now.
+# Samples carry a fixed approval time; the approval system stamps it now,
+# on the orchestrator's clock (clock_offset: how far the test clock moved).
+clock_offset=0
+advance() {
+        local out
+        out=$(as authority-authority clock advance "$1")
+        echo "$out"
+        clock_offset=$(sed -n 's/.*(offset +\{0,1\}\([0-9]*\) s).*/\1/p' <<<"$out")
+}
 stamp() {
-        python3 - "$1" "$2" <<'PY'
+        python3 - "$1" "$2" "$clock_offset" <<'PY'
 import datetime, json, sys
 doc = json.load(open(sys.argv[1], encoding="utf-8"))
-doc["approval"]["time"] = datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=8))).replace(microsecond=0).isoformat()
+now = datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=8))) + datetime.timedelta(seconds=int(sys.argv[3] or 0))
+doc["approval"]["time"] = now.replace(microsecond=0).isoformat()
 json.dump(doc, open(sys.argv[2], "w", encoding="utf-8"), ensure_ascii=False, indent=2)
 PY
 }
@@ -338,7 +358,7 @@ submit() {
 # (sparse volumes: little is written).
 domains() {
         local h u dom pid acc vc mem max tap mac where vols n
-        for h in host-a host-b host-c; do
+        for h in "${hosts[@]}"; do
                 say "virsh -c 'qemu:///system?socket=$LV_SET/$h/run/libvirt-sock' list --all --title   ($h)"
                 n=0
                 for u in $(lv_inst_virsh "$h" list --all --uuid); do
@@ -370,6 +390,28 @@ submit "A valid apply (Baotou pool: VM names built as unit+system+role+number, R
 progress 1
 wait_state 1 trial
 as authority-authority vm list --system 1
+
+# The small system the exit wipes at the end: two VMs with 1 GiB system and
+# data disks in the Zhumadian pool (a 30-day trial, which the month that
+# passes below ends with system 1's), made here from the Lu'an sample.
+python3 - "$top/scripts/samples/apply-luan.json" apply-small.json <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1], encoding="utf-8"))
+doc["approval"]["id"] = "OA-2026-0201"
+doc["system"]["name"], doc["pool"], doc["trial_length"] = "政务公开", "驻马店-A", 30
+doc["vms"] = [{"type": "vm", "role": "门户服务器", "arch": "x86", "vcpus": 1, "memory_gib": 1,
+               "system_disk": {"gib": 1, "type": "SSD"}, "data_disk": {"gib": 1, "type": "SAS"},
+               "os": "麒麟V10", "network": "egov", "ports": [443], "count": 2,
+               "names": ["zwgk-web-01", "zwgk-web-02"]}]
+json.dump(doc, open(sys.argv[2], "w", encoding="utf-8"), ensure_ascii=False, indent=2)
+PY
+step "A small system in the Zhumadian pool (政务公开: 2 VMs, 1 GiB disks), the one that exits at the end"
+stamp apply-small.json apply-small.json
+say "gcctl request submit apply-small.json --sign approval-oa.key"
+as approval-approval-oa request submit apply-small.json --sign pki/sign/approval-approval-oa.key
+progress "$small"
+wait_state "$small" trial
+as authority-authority vm list --system "$small"
 if [ "$hv" = qemu ]; then
         step "The VMs really run: each host's libvirtd lists its qemu domains"
         domains
@@ -507,9 +549,10 @@ for x in json.load(sys.stdin)["records"]:
         last = "audit %d job.done: %s relabelled on %s" % (x["seq"], x["detail"]["vm"], x["detail"]["host"])
 print(last)'
 
-step "A month passes on the test clock: the trial ends (R-LC2)"
-as authority-authority clock advance 31d
+step "A month passes on the test clock: the trials end (R-LC2; 政务公开's 30 days too)"
+advance 31d
 wait_state 1 awaiting_golive
+wait_state "$small" awaiting_golive
 
 step "Each party's own signing key (made here for the demo), registered by the authority"
 for p in tenant provider authority; do
@@ -541,6 +584,18 @@ as provider-provider-ops sheet sign "$sheet" --party provider --key party-provid
 say "gcctl sheet sign $sheet --party authority --key party-authority.key"
 as authority-authority sheet sign "$sheet" --party authority --key party-authority.key
 wait_state 1 active
+
+step "政务公开's go-live sheet, signed by the three parties alike"
+small_golive=$(as "tenant-$tenant" --json sheet list --system "$small" |
+        python3 -c 'import json, sys; print([s["id"] for s in json.load(sys.stdin)["sheets"] if s["kind"] == "golive"][0])')
+for p in tenant provider authority; do
+        who=authority-authority
+        [ "$p" = tenant ] && who=tenant-$tenant
+        [ "$p" = provider ] && who=provider-provider-ops
+        say "gcctl sheet sign $small_golive --party $p --key party-$p.key"
+        as "$who" sheet sign "$small_golive" --party "$p" --key "party-$p.key" | tail -n 1
+done
+wait_state "$small" active
 
 step "Printed: the sheet's page (golive.html), and its PDF through headless Chromium"
 as "tenant-$tenant" sheet html "$sheet" -o golive.html
@@ -611,11 +666,291 @@ PY
 done
 
 # ------------------------------------------------------------------------
-# The exit workflow. A placeholder: it is written later; for now it only
-# says where it will be.
+# The exit (R-EX1..R-EX3, R-LC5): 政务公开, the small system in the
+# Zhumadian pool (its two VMs on host-d, four 1 GiB volumes), leaves.
+#   1. as root, a known pattern is written into its volumes (the files of
+#      host-d's dir pool) and shown with od;
+#   2. the approval system submits the tenant's exit (no_longer_needed);
+#      the Zhumadian pack's 30-day grace period for migration passes on the
+#      test clock;
+#   3. the provider's reclaim before the tenant's statement is refused
+#      (exit_not_allowed, R-EX3);
+#   4. the tenant signs the statement, and the reclaim runs by itself:
+#      vm.stop, vm.wipe (zero, full verification: the orchestrator's
+#      reclaim.wipe_method, since the pack names no method; a certificate
+#      per volume signed with host-d's wipe key, the "wipe" section of its
+#      agent's config), vm.delete, the VPC removed and released, the exit
+#      sheet; polled every second;
+#   5. the exit sheet, signed by the three parties: reclaimed;
+#   6. the sheet verified offline, one certificate with openssl alone;
+#   7. the volumes are gone, and the audit chain holds the exit.
+# The guests have no OS to answer vm.stop's ACPI power-off, so the agent
+# would wait 30 s per VM before it destroys the domain; as
+# tests/system/reclaim.sh does, a stand-in for each guest (virsh
+# qemu-monitor-event POWERDOWN, then destroy) powers it off at once.
+# On libvirt's test driver (no root) the volumes are no files: the agent
+# refuses the wipe, and the exit stops there (step 4), with its problem.
+exit_vms=()     # uuid host name, of 政务公开's VMs
+exit_vols=()    # path uuid disk name, of their volumes (qemu only)
+exit_poll() {   # exit_poll SYSTEM T0 SEQ: the reclaim's steps (audit records after SEQ) and wipes, every second
+        local sid=$1 t0=$2 out step='' last='' lines prev='' problem seen=$3 deadline=$((SECONDS + 300))
+        while :; do
+                out=$(as provider-provider-ops system exit "$sid" 2>&1) || true
+                step=$(sed -n 's/^exit: .*, step \([a-z_]*\).*/\1/p' <<<"$out")
+                problem=$(sed -n 's/^exit: .*; STOPPED: //p' <<<"$out")
+                if [ "$step" != "$last" ]; then
+                        # Each step once, from the audit chain: a poll a second
+                        # misses the quick ones (deleting, network).
+                        while read -r seq what; do
+                                printf '  [+%3ds] %s\n' $((SECONDS - t0)) "$what"
+                                seen=$seq
+                        done < <(as authority-authority audit list --limit 1000 --json | python3 -c '
+import json, sys
+sid, seen = sys.argv[1], int(sys.argv[2])
+for r in json.load(sys.stdin)["records"]:
+    d = r["detail"] or {}
+    if r["seq"] <= seen or r["object"] != "system:" + sid:
+        continue
+    if r["action"] == "reclaim.step":
+        print(r["seq"], "step %-9s (audit %d reclaim.step, %s)" % (d["step"], r["seq"], r["time"]))
+    elif r["action"] == "system.stage":
+        print(r["seq"], "system %s -> %s (audit %d system.stage)" % (d.get("from"), d.get("to"), r["seq"]))' "$sid" "$seen")
+                        last=$step
+                fi
+                # the volumes' lines (VM DISK PHASE PERCENT DONE RATE CERTIFIED), when they change
+                lines=$(awk '/ PHASE /{ v = 1; next } v && /^  / && !/exit sheet/' <<<"$out")
+                if [ -n "$lines" ] && [ "$lines" != "$prev" ]; then
+                        [ -n "$prev" ] || awk '/ PHASE /' <<<"$out" | sed 's/^/           /'
+                        printf '  [+%3ds]\n' $((SECONDS - t0))
+                        sed 's/^/         /' <<<"$lines"
+                        prev=$lines
+                fi
+                if [ -n "$problem" ]; then
+                        printf '  [+%3ds] STOPPED at step %s: %s\n' $((SECONDS - t0)) "$step" "$problem"
+                        return 1
+                fi
+                case $step in sheet | done) return 0 ;; esac
+                [ $SECONDS -lt $deadline ] || { echo "  (no exit sheet within 300 s)"; return 1; }
+                sleep 1
+        done
+}
+audit_head() { as authority-authority audit list --limit 1000 --json | python3 -c 'import json,sys; print(max(r["seq"] for r in json.load(sys.stdin)["records"]))'; }
 demo_exit() {
-        step "A full exit ..."
-        return 0
+        local sid=$small t0 u h name dev src path disk line xsheet p who mark exit_mark fill_pids=() pids_guest=() fill_ok=0
+        local -a exit_uuids=()
+        mapfile -t exit_vms < <(as authority-authority vm list --system "$sid" --json | python3 -c '
+import json, sys
+for v in json.load(sys.stdin)["vms"]:
+    if v["state"] != "deleted":
+        print(v["uuid"], v["host"], v["name"])')
+        for line in "${exit_vms[@]}"; do exit_uuids+=("${line%% *}"); done
+
+        if [ "$hv" = qemu ]; then
+                step "Exit 1/7: a known pattern written into 政务公开's volumes (as root: the files of host-d's dir pool)"
+                for line in "${exit_vms[@]}"; do
+                        read -r u h name <<<"$line"
+                        say "virsh domblklist gc-$u --details   ($name on $h)"
+                        lv_inst_virsh "$h" domblklist "gc-$u" --details | sed '/^$/d; s/^/  /'
+                        while read -r dev src; do
+                                path=$src
+                                case $path in /*) ;; *) path=$(lv_inst_virsh "$h" vol-path --pool demo-pool "$src") ;; esac
+                                disk=${path##*-} disk=${disk%.img}
+                                exit_vols+=("$path $u $disk $name")
+                        done < <(lv_inst_virsh "$h" domblklist "gc-$u" --details | awk '$2 == "disk" { print $3, $4 }')
+                done
+                say "every 512-byte sector of each volume: \"GCDEMO <vm>/<disk> \" padded with '#'"
+                for line in "${exit_vols[@]}"; do
+                        read -r path u disk name <<<"$line"
+                        python3 - "$path" "$name/$disk" <<'PY' &
+import os, sys
+path, tag = sys.argv[1], sys.argv[2].encode()
+chunk = ("GCDEMO ".encode() + tag + b" ").ljust(512, b"#") * 2048       # 1 MiB
+size = os.stat(path).st_size
+fd = os.open(path, os.O_WRONLY)
+for off in range(0, size, len(chunk)):
+    os.pwrite(fd, chunk[:size - off], off)
+os.fsync(fd)
+os.close(fd)
+PY
+                        fill_pids+=($!)
+                done
+                for p in "${fill_pids[@]}"; do wait "$p" || fill_ok=1; done
+                [ "$fill_ok" = 0 ] || echo "(a volume could not be filled)"
+                for line in "${exit_vols[@]}"; do
+                        read -r path u disk name <<<"$line"
+                        say "od -A d -c -N 48 ${path##*/}   ($name, $disk: $(($(stat -c '%b * %B' "$path") >> 20)) MiB written of $(($(stat -c %s "$path") >> 20)) MiB)"
+                        od -A d -c -N 48 "$path"
+                done
+        else
+                step "Exit 1/7: no pattern: on libvirt's test driver 政务公开's volumes are not files"
+        fi
+
+        step "Exit 2/7: the approval system submits 政务公开's exit (the tenant's, no_longer_needed); the pack's 30-day grace"
+        exit_mark=$(audit_head)
+        python3 - "$top/scripts/samples/exit.json" exit-small.json <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1], encoding="utf-8"))
+doc["approval"]["id"] = "OA-2026-0231"
+doc["system"]["name"] = "政务公开"
+doc["reason"] = "政务公开栏目并入市政府门户网站，本系统停止使用"
+doc.pop("planned_date", None)
+json.dump(doc, open(sys.argv[2], "w", encoding="utf-8"), ensure_ascii=False, indent=2)
+PY
+        stamp exit-small.json exit-small.json
+        say "gcctl request submit exit-small.json --sign approval-oa.key"
+        as approval-approval-oa request submit exit-small.json --sign pki/sign/approval-approval-oa.key
+        wait_state "$sid" exit_requested
+        say "gcctl system exit $sid   (the VMs still run; the statement awaits the tenant's signature)"
+        as provider-provider-ops system exit "$sid"
+        say "gcctl clock advance 31d   (the migration grace period passes on the test clock)"
+        advance 31d
+        for _ in $(seq 100); do
+                case $(as provider-provider-ops system exit "$sid") in *"(over)"*) break ;; esac
+                sleep 0.1
+        done
+        say "gcctl system exit $sid"
+        as provider-provider-ops system exit "$sid"
+        as authority-authority audit list --limit 1000 --json | python3 -c '
+import json, sys
+for r in json.load(sys.stdin)["records"]:
+    if r["action"] == "exit.grace_ended" and r["object"] == "system:" + sys.argv[1]:
+        print("audit %d %s %s (%s)" % (r["seq"], r["time"], r["action"], r["rule"]))' "$sid"
+
+        step "Exit 3/7: the provider reclaims before the tenant's statement: refused (R-EX3)"
+        say "gcctl system reclaim $sid --reason 提前回收资源"
+        as provider-provider-ops system reclaim "$sid" --reason 提前回收资源 || true
+        echo "system $sid is $(system_state "$sid")"
+
+        step "Exit 4/7: the tenant signs the exit statement; the reclaim runs by itself (polled every second)"
+        if [ "$hv" = qemu ]; then
+                for line in "${exit_vms[@]}"; do
+                        read -r u h name <<<"$line"
+                        (
+                                if lv_inst_virsh "$h" qemu-monitor-event --domain "gc-$u" --event POWERDOWN --timeout 120 >"guest-$u.event" 2>&1 &&
+                                        grep -q POWERDOWN "guest-$u.event"; then
+                                        lv_inst_virsh "$h" destroy "gc-$u" >>"guest-$u.event" 2>&1
+                                fi
+                        ) &
+                        pids_guest+=($!)
+                done
+                pids+=("${pids_guest[@]}")
+                echo "(a stand-in for each guest OS powers its VM off when the ACPI power-off comes)"
+                sleep 1.5       # the stand-ins are listening
+        fi
+        mark=$(audit_head)
+        say "gcctl system exit-statement $sid --key party-tenant.key   (the tenant)"
+        as "tenant-$tenant" system exit-statement "$sid" --key party-tenant.key | sed -n '1,3p'
+        t0=$SECONDS
+        if ! exit_poll "$sid" "$t0" "$mark"; then
+                say "gcctl system exit $sid"
+                as provider-provider-ops system exit "$sid" || true
+                if [ "$hv" != qemu ]; then
+                        echo "On libvirt's test driver the volumes are not files that a wipe could write: the agent"
+                        echo "refuses the wipe and the reclaim stops at that step (as root, with each host's own libvirtd"
+                        echo "and qemu, it goes on: the volumes are wiped and certified, and the exit sheet is signed)."
+                fi
+                return 0
+        fi
+        say "gcctl system exit $sid"
+        as provider-provider-ops system exit "$sid"
+
+        step "Exit 5/7: the exit sheet (R-LC5): released VMs, each volume with its certificate, the network; three signatures"
+        xsheet=$(as "tenant-$tenant" --json sheet list --system "$sid" |
+                python3 -c 'import json, sys; print([s["id"] for s in json.load(sys.stdin)["sheets"] if s["kind"] == "exit"][0])')
+        say "gcctl sheet show $xsheet"
+        as "tenant-$tenant" sheet show "$xsheet"
+        for p in tenant provider authority; do
+                who=authority-authority
+                [ "$p" = tenant ] && who=tenant-$tenant
+                [ "$p" = provider ] && who=provider-provider-ops
+                say "gcctl sheet sign $xsheet --party $p --key party-$p.key"
+                as "$who" sheet sign "$xsheet" --party "$p" --key "party-$p.key"
+        done
+        wait_state "$sid" reclaimed
+        say "gcctl system list   (the tenant)"
+        as "tenant-$tenant" system list
+
+        step "Exit 6/7: verified offline: the exit sheet with gcctl, then a wipe certificate with openssl alone"
+        as provider-provider-ops sheet export "$xsheet" -o exit-sheet.json --dir exit-sheet >/dev/null
+        say "gcctl sheet verify exit-sheet.json --trust party-tenant.pub --trust party-provider.pub --trust party-authority.pub"
+        "$gcctl" sheet verify exit-sheet.json --trust party-tenant.pub --trust party-provider.pub --trust party-authority.pub
+        say "cd exit-sheet && bash VERIFY.txt"
+        (cd exit-sheet && bash -e VERIFY.txt)
+        # One volume's certificate: its bytes are the certificate without
+        # "signature", canonical (RFC 8785; for what a certificate holds,
+        # json.dumps with sorted keys and no spaces gives the same bytes).
+        as provider-provider-ops --json sheet show "$xsheet" >exit-sheet-show.json
+        python3 - exit-sheet-show.json cert <<'PY'
+import base64, json, sys
+d = json.load(open(sys.argv[1], encoding="utf-8"))
+sheet = d.get("sheet", d)
+doc = sheet.get("document", sheet)
+vm = doc["released"]["vms"][0]
+vol = vm["volumes"][0]
+cert = dict(vol["certificate"])
+sig = cert.pop("signature")
+open(sys.argv[2] + ".json", "w", encoding="utf-8", newline="").write(
+    json.dumps(cert, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+open(sys.argv[2] + ".sig", "wb").write(base64.b64decode(sig["value"]))
+v, s, ver = cert.get("volume", {}), cert.get("sanitization", {}), cert.get("verification", {})
+print("certificate of %s's %s volume: %s, %d bytes; %s, %s; verification %s: %s; signed %s" % (
+    vm["name"], vol["disk"], v.get("path"), v.get("size", 0), s.get("method"), s.get("category"),
+    ver.get("method"), ver.get("result"), sig.get("key_type")))
+PY
+        say "openssl pkeyutl -verify -pubin -inkey pki/sign/host-host-d.pub -rawin -in cert.json -digest sm3 -pkeyopt distid:1234567812345678 -sigfile cert.sig"
+        openssl pkeyutl -verify -pubin -inkey pki/sign/host-host-d.pub -rawin -in cert.json -digest sm3 \
+                -pkeyopt distid:1234567812345678 -sigfile cert.sig || true
+        say "the same with one byte of the certificate changed"
+        sed 's/"size":\([0-9]*\)/"size":1\1/' cert.json >cert-changed.json
+        openssl pkeyutl -verify -pubin -inkey pki/sign/host-host-d.pub -rawin -in cert-changed.json -digest sm3 \
+                -pkeyopt distid:1234567812345678 -sigfile cert.sig 2>&1 | head -n 1 || true
+
+        step "Exit 7/7: the volumes are gone, and the audit chain holds the exit"
+        if [ "$hv" = qemu ]; then
+                say "virsh vol-list demo-pool   (host-d)"
+                lv_inst_virsh host-d vol-list demo-pool | sed '/^$/d' | grep . || echo "  (no volumes)"
+                for line in "${exit_vols[@]}"; do
+                        read -r path u disk name <<<"$line"
+                        if [ -e "$path" ]; then echo "  $name $disk: STILL THERE ($path)"; else echo "  $name $disk: gone (${path##*/})"; fi
+                done
+                say "virsh list --all   (host-d)"
+                lv_inst_virsh host-d list --all | sed '/^$/d' | grep . || echo "  (no domains)"
+        fi
+        say "gcctl audit list --json   (the exit of system $sid, from its request on)"
+        as authority-authority audit list --limit 1000 --json | python3 -c '
+import json, sys
+sid, since, xsheet, uuids = int(sys.argv[1]), int(sys.argv[2]), "sheet:" + sys.argv[3], sys.argv[4:]
+for r in json.load(sys.stdin)["records"]:
+    d, a = r["detail"] or {}, r["action"]
+    # vm.stop and vm.delete records name the VM (uuid), not the system
+    if r["seq"] <= since or not (r["object"] in ("system:%d" % sid, xsheet) or d.get("system") == sid or d.get("uuid") in uuids
+                                 or a == "clock.advanced"):
+        continue
+    what = ""
+    if a == "clock.advanced":
+        what = "+%d days" % (d.get("advance_seconds", 0) // 86400)
+    elif a == "request.accepted":
+        what = "%s: %s -> %s" % (d.get("kind"), d.get("from"), d.get("to"))
+    elif a == "reclaim.step":
+        what = d.get("step", "")
+    elif a in ("job.done", "job.failed"):
+        what = "%s %s" % (d.get("kind"), " on ".join(x for x in (d.get("vm"), d.get("host")) if x))
+        if d.get("volumes"):
+            what += ": " + ", ".join("%s %s %s %s" % (v["disk"], v["method"], v["category"], v["verification"]) for v in d["volumes"])
+        if d.get("error"):
+            what += ": " + d["error"]
+    elif a == "reclaim.released":
+        what = "%s VMs, VNI %s, %s, %s" % (d.get("vms"), d.get("vni"), d.get("cidr"), " ".join(d.get("addresses") or []))
+    elif a in ("reclaim.refused", "reclaim.stopped"):
+        what = "%s%s" % (d.get("code", ""), ": " + d["problem"] if d.get("problem") else "")
+    elif a == "system.stage":
+        what = "%s -> %s" % (d.get("from"), d.get("to"))
+    elif a == "sheet.signed":
+        what = "%s (%s)" % (d.get("party", ""), d.get("holder", ""))
+    elif a == "exit.statement_signed":
+        what = d.get("holder", "")
+    print("%-5d %s  %-22s %-6s %s" % (r["seq"], r["time"], a, r["rule"] or "-", what))' "$sid" "$exit_mark" "$xsheet" "${exit_uuids[@]}"
+        echo "exit: $((SECONDS - t0)) s from the tenant's statement to reclaimed and checked"
 }
 # ------------------------------------------------------------------------
 demo_exit
