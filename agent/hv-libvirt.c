@@ -2018,7 +2018,7 @@ static int hv_libvirt_volume_describe(struct hv *hv, const char *uuid, const cha
                 if (d->dev && strlen(d->dev) < sizeof v.disk)
                         memcpy(v.disk, d->dev, strlen(d->dev) + 1);
                 else
-                        snprintf(v.disk, sizeof v.disk, "disk%zu", index);
+                        snprintf(v.disk, sizeof v.disk, "disk%u", (unsigned) (index % 1000u));
         }
         v.path = hv_libvirt_disk_path(hv, d);
         if (!v.path)

@@ -328,7 +328,9 @@ static void load_sections(struct pack *p, const cJSON *doc, struct schema_issues
         const char *method = opt_str(wipe, "method");
         const cJSON *grounds = cJSON_GetObjectItemCaseSensitive(s, "reclaim_grounds"), *g;
         p->exit.reclaim_grounds_listed = cJSON_IsArray(grounds);
-        cJSON_ArrayForEach(g, cJSON_IsArray(grounds) ? grounds : NULL) {
+        if (!p->exit.reclaim_grounds_listed)
+                grounds = NULL;
+        cJSON_ArrayForEach(g, grounds) {
                 int k = pack_reclaim_ground_from_string(cJSON_GetStringValue(g));
                 if (k >= 0)
                         p->exit.reclaim_grounds |= 1u << k;
