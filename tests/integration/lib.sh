@@ -411,3 +411,42 @@ network_get() {
 }
 # db_dump OUT: the tables that a refusal must not change.
 db_dump() { "${GCINT[@]}" dump "$DB" >"$1"; }
+
+# Helpers of the scripts that drive gcctl and the test clock. They read, at
+# call time: DB (the store), GCCTL_BIN, URL, PKI, T and OFFSET (the seconds
+# the test clock was moved; the script sets it to 0 and advance adds).
+# dbq SQL [ARG]...: rows of the store, read-only, tab-separated.
+dbq() {
+	python3 - "$DB" "$@" <<'EOF'
+import sqlite3, sys, urllib.parse, os
+con = sqlite3.connect("file:%s?mode=ro" % urllib.parse.quote(os.path.abspath(sys.argv[1])), uri=True, timeout=30)
+for row in con.execute(sys.argv[2], sys.argv[3:]):
+    print("\t".join("" if v is None else str(v) for v in row))
+EOF
+}
+# gcctl_as WHO ARGS...: gcctl with WHO's certificate (who_files).
+gcctl_as() {
+	who_files "$1"
+	shift
+	"$GCCTL_BIN" "$@" --server "$URL" --cert "$CERT" --key "$KEY" --cacert "$PKI/ca.crt"
+}
+# run_gcctl WHO OUT ARGS...: gcctl as WHO, stdout and stderr in OUT; RC its status.
+run_gcctl() {
+	local who=$1 out=$2
+	shift 2
+	RC=0
+	gcctl_as "$who" "$@" >"$out" 2>&1 || RC=$?
+}
+# advance DURATION SECONDS: the test clock forward (gcctl clock advance).
+advance() {
+	run_gcctl authority "$T/clock.out" clock advance "$1"
+	[[ $RC == 0 ]] || bail "gcctl clock advance $1: $(cat "$T/clock.out")"
+	OFFSET=$((OFFSET + $2))
+}
+# sign_now IN OUT [OPTION]...: sign a request with approval.time at the test clock.
+sign_now() {
+	local in=$1 out=$2 t
+	shift 2
+	t=$(TZ=Asia/Shanghai date -d "@$(($(date +%s) + OFFSET))" +%Y-%m-%dT%H:%M:%S+08:00)
+	sign "$in" "$out" "$@" --set=approval.time="$t"
+}

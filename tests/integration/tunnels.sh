@@ -42,26 +42,6 @@ write_config '' '{"tunnels": {"max_minutes": 60, "long_lived_max_minutes": 120}}
 ORCH_ARGS=(--unsafe-test-clock)
 orch_start
 
-dbq() {
-	python3 - "$DB" "$@" <<'EOF'
-import sqlite3, sys, urllib.parse, os
-con = sqlite3.connect("file:%s?mode=ro" % urllib.parse.quote(os.path.abspath(sys.argv[1])), uri=True, timeout=30)
-for row in con.execute(sys.argv[2], sys.argv[3:]):
-    print("\t".join("" if v is None else str(v) for v in row))
-EOF
-}
-gcctl_as() {
-	who_files "$1"
-	shift
-	"$GCCTL_BIN" "$@" --server "$URL" --cert "$CERT" --key "$KEY" --cacert "$PKI/ca.crt"
-}
-# run_gcctl WHO OUT ARGS...: gcctl as WHO, stdout+stderr in OUT; RC its status.
-run_gcctl() {
-	local who=$1 out=$2
-	shift 2
-	RC=0
-	gcctl_as "$who" "$@" >"$out" 2>&1 || RC=$?
-}
 aq() { audit_fetch; jget "$T/audit.json" "$1"; }
 mark() { audit_fetch; MARK=$AUDIT_LAST; }
 # after_mark EXPR: the records after MARK as a list r (fetched now).
