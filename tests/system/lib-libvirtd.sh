@@ -97,6 +97,7 @@ mkdir -p /etc/libvirt/secrets
 for d in /run/libvirt /var/lib/libvirt /etc/libvirt/qemu /etc/libvirt/storage /etc/libvirt/secrets; do
         mount -t tmpfs -o mode=0755 gc-test-libvirt "\$d"
 done
+chmod 0700 /etc/libvirt/secrets
 virtlogd -d -p "$LV_DIR/virtlogd.pid"
 exec libvirtd -f "$LV_DIR/libvirtd.conf" -p "$LV_DIR/libvirtd.pid"
 EOF
@@ -270,6 +271,7 @@ mkdir -p /etc/libvirt/secrets
 for m in /run/libvirt /var/lib/libvirt /etc/libvirt/qemu /etc/libvirt/storage /etc/libvirt/secrets; do
         mount -t tmpfs -o mode=0755 gc-test-libvirt "\$m"
 done
+chmod 0700 /etc/libvirt/secrets
 mkdir -p /run/libvirt/qemu
 mount --bind "$d/qemu-run" /run/libvirt/qemu
 mount --bind "$d/log" /var/log/libvirt
