@@ -128,6 +128,16 @@ int http_start(struct orch *o) {
         if (cas)
                 SSL_CTX_set_client_CA_list(ctx, cas);
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+        /* No resumption: every connection presents its certificate, so the
+         * checks on it (a host's registered certificate, a revoked key) run
+         * each time. Without tickets a client offering a session from an
+         * earlier connection gets a full handshake; without a session id
+         * context OpenSSL would answer such an offer with an internal error
+         * alert, as it must when it verifies peers. */
+        SSL_CTX_set_num_tickets(ctx, 0);
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+        static const unsigned char sid_ctx[] = "gc-orchestrator";
+        SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1);
 
         o->http = evhttp_new(o->base);
         if (!o->http)

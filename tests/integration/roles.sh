@@ -251,6 +251,11 @@ tls_refused() { # LABEL CURL-OPTION...: no HTTP status, curl fails
 who_files authority
 check "the authority certificate over TLS 1.3 with curl is served (the control)" \
 	curl -sSf --max-time 20 -o /dev/null --cacert "$PKI/ca.crt" --cert "$CERT" --key "$KEY" --tlsv1.3 "$URL/healthz"
+# Two connections in a row, the second offering the first's session: a
+# full handshake again, not an internal error alert.
+check "a second connection right after the first (curl, Connection: close) is served too" \
+	bash -c '[[ $(curl -sS --max-time 20 -H "Connection: close" --cacert "$1" --cert "$2" --key "$3" -o /dev/null -o /dev/null \
+		-w "%{http_code} " "$4/healthz" "$4/healthz") == "200 200 " ]]' _ "$PKI/ca.crt" "$CERT" "$KEY" "$URL"
 check "no client certificate: refused at the handshake" tls_refused
 make_ca "$T/other-ca"
 make_cert authority authority "$T/other-authority" "$T/other-ca"
