@@ -14,10 +14,27 @@
 #include "log.h"
 #include "store.h"
 
+/* Prepared statements kept for the SQL texts used again and again (the
+ * lookups, the upserts of a batch of samples, the per-VM reads of an
+ * evaluation): preparing is most of the cost of a small statement. A
+ * statement in use (a query's callback running the same SQL) is not shared:
+ * a second one is prepared for the nested call. */
+#define STMT_CACHE 64
+#define STMT_CACHE_SQL_MAX 65536
+
+struct stmt_slot {
+        char *sql;
+        sqlite3_stmt *st;
+        bool busy;
+        uint64_t used;
+};
+
 struct store {
         const struct store_ops *ops;    /* first: see store.c */
         sqlite3 *db;
         char *path;
+        struct stmt_slot cache[STMT_CACHE];
+        uint64_t tick;
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(sqlite3_stmt *, sqlite3_finalize)
@@ -490,15 +507,55 @@ static int sqlite_exec_plain(struct store *s, const char *sql) {
         return 0;
 }
 
-static int sqlite_prepare(struct store *s, const char *sql, const struct store_value *args, size_t n,
-                          sqlite3_stmt **ret) {
-        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-        int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-        if (rc != SQLITE_OK)
-                return sqlite_fail(s, rc, "prepare");
-        if ((size_t) sqlite3_bind_parameter_count(st) != n)
-                return log_error_errno(-EINVAL, "sqlite: statement has %d parameters, %zu given: %s",
-                                       sqlite3_bind_parameter_count(st), n, sql);
+/* A statement for sql with args bound: from the cache where one is idle,
+ * else newly prepared (and cached where there is room or an idle slot to
+ * evict). Hand it back with sqlite_release(). */
+static int sqlite_acquire(struct store *s, const char *sql, const struct store_value *args, size_t n,
+                          sqlite3_stmt **ret, struct stmt_slot **ret_slot) {
+        struct stmt_slot *slot = NULL, *victim = NULL;
+        sqlite3_stmt *st = NULL;
+        size_t len = strlen(sql);
+        int rc;
+
+        if (len <= STMT_CACHE_SQL_MAX)
+                for (size_t i = 0; i < STMT_CACHE; i++) {
+                        struct stmt_slot *c = &s->cache[i];
+                        if (c->busy)
+                                continue;
+                        if (c->sql && strcmp(c->sql, sql) == 0) {
+                                slot = c;
+                                break;
+                        }
+                        if (!victim || !c->sql || (victim->sql && c->used < victim->used))
+                                victim = c;
+                }
+        if (slot)
+                st = slot->st;
+        else {
+                rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+                if (rc != SQLITE_OK)
+                        return sqlite_fail(s, rc, "prepare");
+                if (victim && len <= STMT_CACHE_SQL_MAX) {
+                        if (victim->sql) {
+                                sqlite3_finalize(victim->st);
+                                free(victim->sql);
+                        }
+                        *victim = (struct stmt_slot) { .sql = xstrdup(sql), .st = st };
+                        slot = victim;
+                }
+        }
+        if (slot) {
+                slot->busy = true;
+                slot->used = ++s->tick;
+        }
+        *ret = st;
+        *ret_slot = slot;
+
+        if ((size_t) sqlite3_bind_parameter_count(st) != n) {
+                log_error("sqlite: statement has %d parameters, %zu given: %s", sqlite3_bind_parameter_count(st), n, sql);
+                rc = SQLITE_MISUSE;
+                goto fail;
+        }
         for (size_t i = 0; i < n; i++) {
                 switch (args[i].type) {
                 case STORE_NULL:
@@ -512,32 +569,56 @@ static int sqlite_prepare(struct store *s, const char *sql, const struct store_v
                         break;
                 }
                 if (rc != SQLITE_OK)
-                        return sqlite_fail(s, rc, "bind");
+                        goto fail;
         }
-        *ret = TAKE_PTR(st);
         return 0;
+fail:;
+        int r = rc == SQLITE_MISUSE ? -EINVAL : sqlite_fail(s, rc, "bind");
+        if (slot) {
+                sqlite3_reset(st);
+                sqlite3_clear_bindings(st);
+                slot->busy = false;
+        } else
+                sqlite3_finalize(st);
+        *ret = NULL;
+        return r;
+}
+
+static void sqlite_release(sqlite3_stmt *st, struct stmt_slot *slot) {
+        if (!st)
+                return;
+        if (!slot) {
+                sqlite3_finalize(st);
+                return;
+        }
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        slot->busy = false;
 }
 
 static int sqlite_exec(struct store *s, const char *sql, const struct store_value *args, size_t n,
                        int64_t *ret_changes) {
-        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-        int r = sqlite_prepare(s, sql, args, n, &st);
+        sqlite3_stmt *st;
+        struct stmt_slot *slot;
+        int r = sqlite_acquire(s, sql, args, n, &st, &slot);
         if (r < 0)
                 return r;
         int rc;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW)
                 ;
         if (rc != SQLITE_DONE)
-                return sqlite_fail(s, rc, "step");
-        if (ret_changes)
+                r = sqlite_fail(s, rc, "step");
+        else if (ret_changes)
                 *ret_changes = sqlite3_changes64(s->db);
-        return 0;
+        sqlite_release(st, slot);
+        return r;
 }
 
 static int sqlite_query(struct store *s, const char *sql, const struct store_value *args, size_t n,
                         store_row_fn fn, void *userdata) {
-        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-        int r = sqlite_prepare(s, sql, args, n, &st);
+        sqlite3_stmt *st;
+        struct stmt_slot *slot;
+        int r = sqlite_acquire(s, sql, args, n, &st, &slot);
         if (r < 0)
                 return r;
 
@@ -568,13 +649,15 @@ static int sqlite_query(struct store *s, const char *sql, const struct store_val
                 if (fn) {
                         struct store_row row = { .n = ncol, .names = names, .v = v };
                         r = fn(&row, userdata);
-                        if (r < 0)
+                        if (r < 0) {
+                                sqlite_release(st, slot);
                                 return r;
+                        }
                 }
         }
-        if (rc != SQLITE_DONE)
-                return sqlite_fail(s, rc, "step");
-        return rows;
+        r = rc == SQLITE_DONE ? rows : sqlite_fail(s, rc, "step");
+        sqlite_release(st, slot);
+        return r;
 }
 
 static int sqlite_begin(struct store *s) {
@@ -627,6 +710,11 @@ static int sqlite_migrate(struct store *s) {
 static void sqlite_close(struct store *s) {
         if (!s)
                 return;
+        for (size_t i = 0; i < STMT_CACHE; i++)
+                if (s->cache[i].sql) {
+                        sqlite3_finalize(s->cache[i].st);
+                        free(s->cache[i].sql);
+                }
         sqlite3_close_v2(s->db);
         free(s->path);
         free(s);
