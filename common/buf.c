@@ -116,3 +116,43 @@ int gc_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
         *ret_data = gc_buf_steal(&b, ret_len);
         return 0;
 }
+
+int gc_write_file(const char *path, const void *data, size_t len, unsigned mode) {
+        _cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
+        _cleanup_free_ char *dir = xstrdup(path);
+        char *slash = strrchr(dir, '/');
+        const char *p = data;
+        int fd, r = 0;
+
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t) mode);
+        if (fd < 0)
+                return -errno;
+        for (size_t off = 0; off < len;) {
+                ssize_t n = write(fd, p + off, len - off);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = -errno;
+                        break;
+                }
+                off += (size_t) n;
+        }
+        if (r >= 0 && fsync(fd) < 0)
+                r = -errno;
+        if (close(fd) < 0 && r >= 0)
+                r = -EIO;
+        if (r >= 0 && rename(tmp, path) < 0)
+                r = -errno;
+        if (r < 0) {
+                unlink(tmp);
+                return r;
+        }
+        if (slash)
+                *slash = '\0';
+        fd = open(slash ? (*dir ? dir : "/") : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0) {
+                fsync(fd);
+                close(fd);
+        }
+        return 0;
+}

@@ -29,3 +29,6 @@ char *gc_buf_steal(struct gc_buf *b, size_t *ret_len);
 
 /* Read a whole file ("-" is stdin) of at most max bytes. -EFBIG if larger. */
 int gc_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len);
+/* Write a whole file atomically: a temporary beside it, fsync, rename,
+ * then the directory fsynced. A crash leaves the old file or the new one. */
+int gc_write_file(const char *path, const void *data, size_t len, unsigned mode);

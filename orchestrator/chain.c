@@ -386,33 +386,7 @@ void get_audit_export(struct api_call *c) {
 
 static int write_archive(const char *dir, const char *name, const char *text, size_t len) {
         _cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
-        _cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-        if (fd < 0)
-                return -errno;
-        size_t off = 0;
-        while (off < len) {
-                ssize_t n = write(fd, text + off, len - off);
-                if (n < 0) {
-                        int e = errno;
-                        close(fd);
-                        unlink(tmp);
-                        return -e;
-                }
-                off += (size_t) n;
-        }
-        if (fsync(fd) < 0 || close(fd) < 0) {
-                unlink(tmp);
-                return -EIO;
-        }
-        if (rename(tmp, path) < 0)
-                return -errno;
-        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-                fsync(dfd);
-                close(dfd);
-        }
-        return 0;
+        return gc_write_file(path, text, len, 0640);
 }
 
 struct prune_scan {
