@@ -22,6 +22,7 @@
 #include "log.h"
 #include "net.h"
 #include "tunnel.h"
+#include "usage.h"
 #include "wipejob.h"
 
 #define AGENT_TIMEOUT_S 30L             /* hello, results, inventory */
@@ -32,6 +33,7 @@
 #define AGENT_TUNNEL_WAIT_S 2u          /* long-poll bound while tunnel events wait or a tunnel is live */
 #define AGENT_PROGRESS_BATCH 64         /* entries per POST /v1/agent/wipe-progress (its schema's bound) */
 #define AGENT_STOP_WAIT_S 1u            /* long-poll bound while a vm.stop waits for its domain */
+#define AGENT_METRICS_PER_TURN 4        /* batches posted per turn of the loop: a backlog does not hold jobs back */
 
 static volatile sig_atomic_t agent_stop = 0;
 static volatile sig_atomic_t agent_stop_signal = 0;
@@ -48,6 +50,7 @@ struct agent {
         struct tunnels *tunnels;        /* the operations tunnels (agent/tunnel.h) */
         struct wipejobs *wipes;         /* vm.wipe's threads (agent/wipejob.h) */
         struct jobs_stops *stops;       /* vm.stop jobs waiting for their domains */
+        struct usage *usage;            /* the utilization sampler; NULL: metrics.enabled false */
         EVP_PKEY *wipe_key;             /* wipe.signing_key; NULL: none */
         char *wipe_key_pem;             /* its public half, for hello */
         uint64_t wipe_throttle_bps;     /* --unsafe-test-wipe-throttle */
@@ -57,6 +60,7 @@ struct agent {
 
         char *host;                     /* from hello */
         int64_t clock_offset;           /* the orchestrator's clock minus this host's, seconds */
+        bool clock_known;               /* a hello has answered since the start */
         unsigned heartbeat_seconds;
         unsigned poll_seconds;
         char *problem;                  /* the last refusal logged, to log each once */
@@ -113,6 +117,14 @@ int agent_new(const struct agent_options *opts, struct agent **ret) {
                 a->wipe_corrupt = true;
                 log_warning("UNSAFE: a byte of every wiped volume is changed before its verification, which fails (tests only)");
         }
+        if (opts->unsafe_test_metrics_interval_s > 0) {
+                struct config_metrics *m = &a->config->metrics;
+                m->interval_seconds = opts->unsafe_test_metrics_interval_s;
+                if (m->batch_seconds < m->interval_seconds)
+                        m->batch_seconds = m->interval_seconds;
+                log_warning("UNSAFE: the VMs are sampled every %u s, below the configuration's floor of %u s (tests only)",
+                            m->interval_seconds, CONFIG_METRICS_INTERVAL_SECONDS_MIN);
+        }
         r = a->ops->open(a->config->libvirt_uri, a->config->storage_pool, &a->hv);
         if (r < 0)
                 return log_error_errno(r, "cannot open the hypervisor %s (storage pool %s)", a->config->libvirt_uri,
@@ -130,6 +142,7 @@ void agent_free(struct agent *a) {
         net_close(a->net);
         wipejobs_free(a->wipes);        /* before the hypervisor: its threads undefine secrets */
         jobs_stops_free(a->stops);
+        usage_free(a->usage);
         EVP_PKEY_free(a->wipe_key);
         free(a->wipe_key_pem);
         journal_close(a->journal);
@@ -220,6 +233,10 @@ int agent_check(struct agent *a, FILE *out) {
         if (access(c->wipe.state_dir, W_OK) < 0 && access(wdir, W_OK) < 0)
                 ret = log_error_errno(errno, "configuration %s: neither the wipe state directory %s nor its parent is "
                                       "writable", c->path, c->wipe.state_dir);
+        /* So is the metrics' spool, beside the journal. */
+        if (c->metrics.enabled && access(c->metrics.spool, W_OK) < 0 && access(dir, W_OK) < 0)
+                ret = log_error_errno(errno, "configuration %s: neither the metrics spool %s nor its parent is writable",
+                                      c->path, c->metrics.spool);
 
         r = agent_capacity(a->ops, a->hv, &c->capacity, &cap);
         if (r >= 0)
@@ -263,6 +280,11 @@ int agent_check(struct agent *a, FILE *out) {
                         fp ?: "?", c->wipe.state_dir, c->wipe.progress_seconds, (unsigned long long) c->wipe.sample_blocks);
         } else
                 fprintf(out, "wipe: no signing key (wipe.signing_key): vm.wipe fails on this host, nothing is wiped\n");
+        if (c->metrics.enabled)
+                fprintf(out, "metrics: every VM sampled every %u s; a batch posted every %u s or at %u samples; spool %s\n",
+                        c->metrics.interval_seconds, c->metrics.batch_seconds, c->metrics.batch_max, c->metrics.spool);
+        else
+                fprintf(out, "metrics: off (metrics.enabled false): no utilization figures from this host\n");
         fprintf(out, "long-poll: up to %u s\n", c->poll_seconds);
         return ret;
 }
@@ -388,6 +410,7 @@ static int agent_hello(struct agent *a) {
                                    (long long) offset);
         } else if (a->tunnels)
                 log_debug("hello: no \"time\"; tunnel times are taken as this host's");
+        a->clock_known = true;          /* the samples' times from now on */
         if (poll < 1 || poll > a->config->poll_seconds)
                 poll = a->config->poll_seconds;
         free(a->host);
@@ -560,6 +583,16 @@ static struct jobs_env agent_jobs_env(struct agent *a) {
         };
 }
 
+/* The sampler's turn (agent/usage.h): a stats call when one is due, the
+ * queue sealed into the spool when a batch is. No network. Not before the
+ * first hello: the samples' times are on the orchestrator's clock (R-RS1..
+ * R-RS7 are computed on its calendar days). */
+static void agent_metrics_tick(struct agent *a) {
+        if (!a->usage || !a->clock_known)
+                return;
+        (void) usage_tick(a->usage, a->ops, a->hv, agent_now(), (int64_t) time(NULL) + a->clock_offset);
+}
+
 /* Long-poll, run what came, post the results: in batches, so that a long
  * list of jobs does not keep every result back until the last one is done. */
 static int agent_poll(struct agent *a, unsigned wait) {
@@ -595,6 +628,7 @@ static int agent_poll(struct agent *a, unsigned wait) {
                         break;
                 }
                 i++;
+                agent_metrics_tick(a);  /* a long list of jobs leaves no gap in the samples */
                 r = jobs_run(&env, job, &result, &out, &err);
                 if (r < 0) {
                         log_error("a job was not run: %s", gc_error_format(&err, buf, sizeof buf));
@@ -683,6 +717,37 @@ static int agent_pending_report(struct agent *a) {
         if (r < 0)
                 log_warning("%zu result%s kept in the journal, to be posted after the next hello", n, n == 1 ? "" : "s");
         return r;
+}
+
+/* The utilization batches (agent/usage.h), oldest first, a few per turn:
+ * each as the very bytes in its spool file (a cJSON raw item: the client
+ * prints it as it is), since the orchestrator counts a batch once by the
+ * digest of its bytes. The module keeps what is not taken and backs off by
+ * itself; only no answer at all fails here (the loop then goes back to
+ * hello, as for every call). */
+static int agent_post_metrics(struct agent *a) {
+        int r;
+
+        if (!a->usage)
+                return 0;
+        for (unsigned k = 0; k < AGENT_METRICS_PER_TURN; k++) {
+                const struct usage_batch *b = usage_next(a->usage, agent_now());
+                _cleanup_(cJSON_Deletep) cJSON *raw = NULL, *answer = NULL;
+                long status = 0;
+
+                if (!b)
+                        return 0;
+                raw = cJSON_CreateRaw(b->body);
+                if (!raw)
+                        abort();
+                r = client_request(a->client, "POST", "/v1/metrics", raw, AGENT_TIMEOUT_S, true, &status, &answer);
+                if (r < 0) {
+                        usage_unanswered(a->usage, agent_now());
+                        return r;
+                }
+                (void) usage_answered(a->usage, status, answer, agent_now());
+        }
+        return 0;
 }
 
 /* R-OP3: the tunnels' refusals, sessions and closes, to the orchestrator.
@@ -813,6 +878,33 @@ static int agent_wipes_start(struct agent *a) {
         return 0;
 }
 
+/* The utilization sampler, with the batches its spool holds from before. */
+static int agent_metrics_start(struct agent *a) {
+        const struct config_metrics *cm = &a->config->metrics;
+        const struct usage_config uc = {
+                .interval_seconds = cm->interval_seconds,
+                .batch_seconds = cm->batch_seconds,
+                .batch_max = cm->batch_max,
+                .spool = cm->spool,
+        };
+        int r;
+
+        if (!cm->enabled) {
+                log_notice("metrics: off (metrics.enabled false in %s): the orchestrator gets no utilization figures "
+                           "from this host", a->config->path);
+                return 0;
+        }
+        r = usage_new(&uc, &a->usage);
+        if (r < 0)
+                return log_error_errno(r, "metrics: cannot start (spool %s)", cm->spool);
+        log_info("metrics: every %u s, a batch every %u s or at %u samples; spool %s%s", cm->interval_seconds,
+                 cm->batch_seconds, cm->batch_max, cm->spool, usage_pending(a->usage) > 0 ? "" : " (empty)");
+        if (usage_pending(a->usage) > 0)
+                log_info("metrics: %zu batch%s from before wait in the spool; they go first", usage_pending(a->usage),
+                         usage_pending(a->usage) == 1 ? "" : "es");
+        return 0;
+}
+
 /* Running wipes stop at a checkpoint; the results of those that ended
  * before go into the journal, and out if the orchestrator answers. */
 static void agent_wipes_stop(struct agent *a) {
@@ -856,6 +948,9 @@ int agent_run(struct agent *a) {
         r = agent_wipes_start(a);
         if (r < 0)
                 return r;
+        r = agent_metrics_start(a);
+        if (r < 0)
+                return r;
         r = client_new(c->orchestrator, c->tls_cert, c->tls_key, c->tls_ca, &agent_stop, &a->client);
         if (r < 0)
                 return log_error_errno(r, "cannot set up HTTPS to %s", c->orchestrator);
@@ -863,6 +958,8 @@ int agent_run(struct agent *a) {
                  c->libvirt_uri, c->journal);
 
         while (!agent_stop) {
+                /* Samples go on while the orchestrator is away. */
+                agent_metrics_tick(a);
                 if (!hello) {
                         r = agent_hello(a);
                         if (r >= 0)
@@ -910,11 +1007,21 @@ int agent_run(struct agent *a) {
                 /* A vm.stop's domain is looked at between polls. */
                 if (wait > AGENT_STOP_WAIT_S && jobs_stops_pending(a->stops) > 0)
                         wait = AGENT_STOP_WAIT_S;
+                /* The next sample, or batch, is not held back by the long-poll. */
+                if (a->usage) {
+                        double due = ceil(usage_deadline(a->usage, agent_now()) - agent_now());
+                        if (due < wait)
+                                wait = due < 1 ? 1 : (unsigned) due;
+                }
                 r = agent_poll(a, wait);
                 if (r >= 0)
                         r = agent_post_tunnel_events(a, AGENT_TIMEOUT_S, true);
                 if (r >= 0)
                         r = agent_pending_report(a);
+                if (r >= 0) {
+                        agent_metrics_tick(a);
+                        r = agent_post_metrics(a);
+                }
                 if (r == -ECANCELED)
                         break;
                 if (r < 0) {
@@ -925,6 +1032,12 @@ int agent_run(struct agent *a) {
         }
         log_notice("stopping on %s", agent_stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
         agent_wipes_stop(a);
+        if (a->usage && usage_queued(a->usage) > 0) {
+                /* Into the spool: the next start sends them. */
+                log_info("metrics: %zu queued sample%s spooled for the next start", usage_queued(a->usage),
+                         usage_queued(a->usage) == 1 ? "" : "s");
+                (void) usage_seal(a->usage);
+        }
         if (a->tunnels) {
                 /* Sessions cut ("agent_stopped"); unused tunnels are listened
                  * for again at the next start, and the events of the stop are

@@ -13,7 +13,14 @@
  *         and each wipe's result is journalled and posted when it ends;
  *         while a vm.stop waits for its domain to go off, the long-poll
  *         waits at most 1 s and the domain is looked at after each
- *         (jobs_collect), so that heartbeats go on
+ *         (jobs_collect), so that heartbeats go on;
+ *         every metrics.interval_seconds one bulk stats call for the
+ *         utilization samples (agent/usage.h), between polls and between
+ *         jobs, and their batches posted (POST /v1/metrics) every
+ *         metrics.batch_seconds: the long-poll waits at most until the
+ *         next is due. Sampling begins after the first hello (the samples'
+ *         times are on the orchestrator's clock) and goes on while the
+ *         orchestrator is away; the batches wait in the spool
  *
  * The hello carries "wipe_key": the public half of wipe.signing_key (PEM),
  * or null without one.
@@ -57,6 +64,11 @@ struct agent_options {
          * between the last pass and the verification, which must then fail.
          * Never in production. */
         bool unsafe_test_wipe_corrupt;
+        /* --unsafe-test-metrics-interval SECONDS: the VMs are sampled this
+         * often (1..3600), below metrics.interval_seconds' floor of 5 s, so
+         * that a test sees figures within seconds; batch_seconds is raised to
+         * it where lower. Never in production. */
+        unsigned unsafe_test_metrics_interval_s;
 };
 
 struct agent;

@@ -16,10 +16,11 @@
 
 static const char *const top_keys[] = {
         "orchestrator", "tls", "libvirt_uri", "storage_pool", "capacity", "poll_seconds", "journal", "network",
-        "tunnels", "wipe", NULL,
+        "tunnels", "wipe", "metrics", NULL,
 };
 static const char *const tunnels_keys[] = { "state", "ports", NULL };
 static const char *const wipe_keys[] = { "signing_key", "state_dir", "progress_seconds", "sample_blocks", NULL };
+static const char *const metrics_keys[] = { "enabled", "interval_seconds", "batch_seconds", "batch_max", NULL };
 static const char *const network_keys[] = {
         "prefix", "underlay", "netns_dir", "vxlan_port", "egress", "protected", "state", NULL,
 };
@@ -277,6 +278,54 @@ static int config_wipe(const cJSON *w, const char *dir, struct config *c, struct
         return 0;
 }
 
+/* The utilization sampler (agent/usage.h): how often, how much per batch.
+ * Called after the journal is known: the spool is beside it. */
+static int config_metrics(const cJSON *m, struct config *c, struct gc_error *err) {
+        uint64_t interval = CONFIG_DEFAULT_METRICS_INTERVAL_SECONDS, batch = 0, max = CONFIG_DEFAULT_METRICS_BATCH_MAX;
+        bool enabled = true;
+        int r;
+
+        if (m) {
+                r = config_check_object(m, "metrics", metrics_keys, err);
+                if (r < 0)
+                        return r;
+                const cJSON *e = json_get(m, "enabled");
+                if (e && !cJSON_IsBool(e)) {
+                        _cleanup_free_ char *brief = config_brief(e);
+                        gc_error_set(err, "invalid_config", NULL, "metrics.enabled", brief, "is not true or false");
+                        return -EINVAL;
+                }
+                enabled = !e || cJSON_IsTrue(e);
+                /* Not more often than every 5 s: every sample is a bulk call into libvirtd. */
+                r = config_integer(m, "metrics", "interval_seconds", CONFIG_METRICS_INTERVAL_SECONDS_MIN,
+                                   CONFIG_METRICS_INTERVAL_SECONDS_MAX, &interval, err);
+                if (r < 0)
+                        return r;
+                r = config_integer(m, "metrics", "batch_seconds", 1, CONFIG_METRICS_BATCH_SECONDS_MAX, &batch, err);
+                if (r < 0)
+                        return r;
+                if (batch > 0 && batch < interval) {
+                        const cJSON *v = json_get(m, "batch_seconds");
+                        _cleanup_free_ char *brief = config_brief(v);
+                        gc_error_set(err, "invalid_config", NULL, "metrics.batch_seconds", brief,
+                                     "is less than metrics.interval_seconds (%llu): a batch holds at least one sample",
+                                     (unsigned long long) interval);
+                        return -EINVAL;
+                }
+                r = config_integer(m, "metrics", "batch_max", 1, CONFIG_METRICS_BATCH_MAX_MAX, &max, err);
+                if (r < 0)
+                        return r;
+        }
+        if (batch == 0)
+                batch = interval > CONFIG_DEFAULT_METRICS_BATCH_SECONDS ? interval : CONFIG_DEFAULT_METRICS_BATCH_SECONDS;
+        c->metrics.enabled = enabled;
+        c->metrics.interval_seconds = (unsigned) interval;
+        c->metrics.batch_seconds = (unsigned) batch;
+        c->metrics.batch_max = (unsigned) max;
+        c->metrics.spool = xasprintf("%s%s", c->journal, CONFIG_METRICS_SPOOL_SUFFIX);
+        return 0;
+}
+
 int config_parse(const char *text, size_t len, const char *dir, struct config **ret, struct gc_error *err) {
         _cleanup_(cJSON_Deletep) cJSON *doc = NULL;
         _cleanup_(config_freep) struct config *c = NULL;
@@ -393,6 +442,9 @@ int config_parse(const char *text, size_t len, const char *dir, struct config **
         r = config_wipe(json_get(doc, "wipe"), dir, c, err);
         if (r < 0)
                 return r;
+        r = config_metrics(json_get(doc, "metrics"), c, err);
+        if (r < 0)
+                return r;
 
         *ret = TAKE_PTR(c);
         return 0;
@@ -444,5 +496,6 @@ void config_free(struct config *c) {
         free(c->tunnels.state);
         free(c->wipe.signing_key);
         free(c->wipe.state_dir);
+        free(c->metrics.spool);
         free(c);
 }

@@ -30,19 +30,31 @@
  *      "state_dir": "wipe",                      default: the journal's path + ".wipe": a
  *                                                checkpoint file per volume
  *      "progress_seconds": 5,                    default 5, 1..300: POST /v1/agent/wipe-progress
- *      "sample_blocks": 4096}}                   default 4096: blocks read back by a "sampled"
+ *      "sample_blocks": 4096},                   default 4096: blocks read back by a "sampled"
  *                                                verification whose WIPESPEC gives none
+ *    "metrics": {                                the utilization sampler (agent/usage.h,
+ *                                                R-RS1..R-RS7, R-LC2)
+ *      "enabled": true,                          default true
+ *      "interval_seconds": 60,                   default 60, 5..3600: one bulk stats call
+ *      "batch_seconds": 300,                     default 300 (or interval_seconds when
+ *                                                larger), interval_seconds..86400: POST
+ *                                                /v1/metrics this often
+ *      "batch_max": 5000}}                       default 5000, 1..50000: or as soon as this
+ *                                                many samples wait
  *
  * Parsing is strict: an unknown key, a wrong type or a value out of range is
  * refused with its path in err->field ("tls.cert", "capacity.vcpus").
  * Relative paths (tls.*, journal, network.state, tunnels.state, wipe.*) are
- * relative to the file's directory.
+ * relative to the file's directory. The metrics' batches wait for the
+ * orchestrator in the spool directory beside the journal (the journal's path
+ * + ".metrics").
  * Each capacity member is optional; one that is given is reported to the
  * orchestrator instead of the hypervisor's own figure. arch is one of
  * x86_64, aarch64, other (the orchestrator's names).
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,6 +76,14 @@
 #define CONFIG_WIPE_PROGRESS_SECONDS_MAX 300
 #define CONFIG_DEFAULT_WIPE_SAMPLE_BLOCKS 4096
 #define CONFIG_WIPE_SAMPLE_BLOCKS_MAX (1u << 30)
+#define CONFIG_METRICS_SPOOL_SUFFIX ".metrics"
+#define CONFIG_DEFAULT_METRICS_INTERVAL_SECONDS 60
+#define CONFIG_METRICS_INTERVAL_SECONDS_MIN 5
+#define CONFIG_METRICS_INTERVAL_SECONDS_MAX 3600
+#define CONFIG_DEFAULT_METRICS_BATCH_SECONDS 300
+#define CONFIG_METRICS_BATCH_SECONDS_MAX 86400
+#define CONFIG_DEFAULT_METRICS_BATCH_MAX 5000
+#define CONFIG_METRICS_BATCH_MAX_MAX 50000      /* the orchestrator's bound per POST */
 
 /* 0 or NULL: not overridden. */
 struct config_capacity {
@@ -91,6 +111,14 @@ struct config_wipe {
         uint64_t sample_blocks;
 };
 
+struct config_metrics {
+        bool enabled;
+        unsigned interval_seconds;
+        unsigned batch_seconds;
+        unsigned batch_max;
+        char *spool;                    /* always set: the journal's path + ".metrics" */
+};
+
 struct config {
         char *path;
         char *orchestrator;             /* https://HOST[:PORT][/PREFIX] */
@@ -103,6 +131,7 @@ struct config {
         struct config_network network;
         struct config_tunnels tunnels;
         struct config_wipe wipe;
+        struct config_metrics metrics;
 };
 
 int config_load(const char *path, struct config **ret, struct gc_error *err);

@@ -34,6 +34,9 @@ static void help(void) {
                "      --unsafe-test-wipe-corrupt  change a byte of each wiped volume between\n"
                "                         the last pass and the verification, which must\n"
                "                         then fail (tests only)\n"
+               "      --unsafe-test-metrics-interval SECONDS  sample the VMs every SECONDS\n"
+               "                         (1 to 3600), below metrics.interval_seconds' floor\n"
+               "                         of 5 s, so that a test sees figures soon (tests only)\n"
                "  -h, --help             this text\n"
                "      --version          the version\n"
                "\n"
@@ -50,6 +53,7 @@ int main(int argc, char **argv) {
                 { "unsafe-test-net-step-delay", required_argument, NULL, 'D' },
                 { "unsafe-test-wipe-throttle", required_argument, NULL, 'T' },
                 { "unsafe-test-wipe-corrupt", no_argument, NULL, 'X' },
+                { "unsafe-test-metrics-interval", required_argument, NULL, 'M' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {}
@@ -102,6 +106,19 @@ int main(int argc, char **argv) {
                 case 'X':
                         opts.unsafe_test_wipe_corrupt = true;
                         break;
+                case 'M': {
+                        char *end;
+                        unsigned long s;
+                        errno = 0;
+                        s = strtoul(optarg, &end, 10);
+                        if (errno || end == optarg || *end || optarg[0] == '-' || s == 0 || s > 3600) {
+                                fprintf(stderr, "gc-agent: --unsafe-test-metrics-interval: \"%s\" is not 1 to 3600 s\n",
+                                        optarg);
+                                return 2;
+                        }
+                        opts.unsafe_test_metrics_interval_s = (unsigned) s;
+                        break;
+                }
                 case 'L':
                         level = log_level_from_string(optarg);
                         if (level < 0) {

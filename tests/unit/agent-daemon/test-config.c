@@ -230,6 +230,74 @@ static void test_wipe(void **state) {
                 "integer");
 }
 
+/* The utilization sampler's section (agent/usage.h): on by default, the
+ * spool beside the journal, the bounds named by their field. */
+static void test_metrics(void **state) {
+        struct config *c = parse_ok(MINIMAL, "/etc/govcloud");
+
+        assert_true(c->metrics.enabled);
+        assert_int_equal(c->metrics.interval_seconds, 60);
+        assert_int_equal(c->metrics.batch_seconds, 300);
+        assert_int_equal(c->metrics.batch_max, 5000);
+        assert_string_equal(c->metrics.spool, "/var/lib/govcloud/agent.journal.metrics");
+        config_free(c);
+
+        c = parse_ok("{\"orchestrator\": \"https://o\", " TLS ", \"journal\": \"a/j\", \"metrics\": {\"enabled\": false, "
+                     "\"interval_seconds\": 5, \"batch_seconds\": 5, \"batch_max\": 1}}", "/srv");
+        assert_false(c->metrics.enabled);
+        assert_int_equal(c->metrics.interval_seconds, 5);
+        assert_int_equal(c->metrics.batch_seconds, 5);
+        assert_int_equal(c->metrics.batch_max, 1);
+        assert_string_equal(c->metrics.spool, "/srv/a/j.metrics");
+        config_free(c);
+
+        c = parse_ok("{\"orchestrator\": \"https://o\", " TLS ", \"metrics\": {\"interval_seconds\": 3600, "
+                     "\"batch_seconds\": 86400, \"batch_max\": 50000}}", "/srv");
+        assert_true(c->metrics.enabled);
+        assert_int_equal(c->metrics.interval_seconds, 3600);
+        assert_int_equal(c->metrics.batch_seconds, 86400);
+        assert_int_equal(c->metrics.batch_max, 50000);
+        config_free(c);
+
+        /* Without batch_seconds, a batch holds at least one sample. */
+        c = parse_ok("{\"orchestrator\": \"https://o\", " TLS ", \"metrics\": {\"interval_seconds\": 900}}", "/srv");
+        assert_int_equal(c->metrics.batch_seconds, 900);
+        config_free(c);
+        c = parse_ok("{\"orchestrator\": \"https://o\", " TLS ", \"metrics\": {\"interval_seconds\": 10}}", "/srv");
+        assert_int_equal(c->metrics.batch_seconds, 300);
+        config_free(c);
+
+        refused("{\"orchestrator\": \"https://o\", " TLS ", \"metrics\": {\"period\": 60}}", "metrics.period",
+                "enabled, interval_seconds, batch_seconds, batch_max");
+        refused("{\"orchestrator\": \"https://o\", " TLS ", \"metrics\": true}", "metrics", "object");
+        refused("{\"orchestrator\": \"https://o\", " TLS ", \"metrics\": {\"enabled\": \"yes\"}}", "metrics.enabled",
+                "true or false");
+        refused("{\"orchestrator\": \"https://o\", " TLS ", \"metrics\": {\"enabled\": 1}}", "metrics.enabled",
+                "true or false");
+        refused("{\"orchestrator\": \"https://o\", " TLS ", \"metrics\": {\"interval_seconds\": 4}}",
+                "metrics.interval_seconds", "5 to 3600");
+        refused("{\"orchestrator\": \"https://o\", " TLS ", \"metrics\": {\"interval_seconds\": 3601}}",
+                "metrics.interval_seconds", "5 to 3600");
+        refused("{\"orchestrator\": \"https://o\", " TLS ", \"metrics\": {\"interval_seconds\": 60.5}}",
+                "metrics.interval_seconds", "integer");
+        refused("{\"orchestrator\": \"https://o\", " TLS ", \"metrics\": {\"interval_seconds\": \"60\"}}",
+                "metrics.interval_seconds", "integer");
+        refused("{\"orchestrator\": \"https://o\", " TLS ", \"metrics\": {\"batch_seconds\": 59}}",
+                "metrics.batch_seconds", "less than metrics.interval_seconds (60)");
+        refused("{\"orchestrator\": \"https://o\", " TLS ", \"metrics\": {\"interval_seconds\": 120, \"batch_seconds\": 60}}",
+                "metrics.batch_seconds", "less than metrics.interval_seconds (120)");
+        refused("{\"orchestrator\": \"https://o\", " TLS ", \"metrics\": {\"batch_seconds\": 0}}",
+                "metrics.batch_seconds", "1 to 86400");
+        refused("{\"orchestrator\": \"https://o\", " TLS ", \"metrics\": {\"batch_seconds\": 86401}}",
+                "metrics.batch_seconds", "1 to 86400");
+        refused("{\"orchestrator\": \"https://o\", " TLS ", \"metrics\": {\"batch_max\": 0}}",
+                "metrics.batch_max", "1 to 50000");
+        refused("{\"orchestrator\": \"https://o\", " TLS ", \"metrics\": {\"batch_max\": 50001}}",
+                "metrics.batch_max", "1 to 50000");
+        refused("{\"orchestrator\": \"https://o\", " TLS ", \"metrics\": {\"batch_max\": null}}",
+                "metrics.batch_max", "integer");
+}
+
 /* The example shipped in scripts/ is a valid configuration. */
 static void test_shipped_example(void **state) {
         const char *src = getenv("GC_SRCDIR");
@@ -249,6 +317,11 @@ static void test_shipped_example(void **state) {
         assert_int_equal(c->tunnels.port_min, 40000);
         assert_string_equal(c->wipe.signing_key, "/etc/govcloud/pki/sign/host-host-a.key");
         assert_string_equal(c->wipe.state_dir, "/var/lib/govcloud/wipe");
+        assert_true(c->metrics.enabled);
+        assert_int_equal(c->metrics.interval_seconds, 60);
+        assert_int_equal(c->metrics.batch_seconds, 300);
+        assert_int_equal(c->metrics.batch_max, 5000);
+        assert_string_equal(c->metrics.spool, "/var/lib/govcloud/agent.journal.metrics");
         config_free(c);
         free(path);
 }
@@ -262,6 +335,7 @@ int main(void) {
                 cmocka_unit_test(test_relative_to_file),
                 cmocka_unit_test(test_tunnels),
                 cmocka_unit_test(test_wipe),
+                cmocka_unit_test(test_metrics),
                 cmocka_unit_test(test_shipped_example),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
