@@ -622,14 +622,22 @@ static int sqlite_query(struct store *s, const char *sql, const struct store_val
         if (r < 0)
                 return r;
 
-        int ncol = sqlite3_column_count(st);
-        _cleanup_free_ const char **names = xnew(const char *, ncol + 1);
-        _cleanup_free_ struct store_value *v = xnew(struct store_value, ncol + 1);
-        for (int i = 0; i < ncol; i++)
-                names[i] = sqlite3_column_name(st, i);
+        /* The columns are read once the first row is there: a statement
+         * kept from before a schema change is prepared again by its first
+         * step, which frees the names it had. */
+        int ncol = 0;
+        _cleanup_free_ const char **names = NULL;
+        _cleanup_free_ struct store_value *v = NULL;
 
         int rows = 0, rc;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                if (!names) {
+                        ncol = sqlite3_column_count(st);
+                        names = xnew(const char *, ncol + 1);
+                        v = xnew(struct store_value, ncol + 1);
+                        for (int i = 0; i < ncol; i++)
+                                names[i] = sqlite3_column_name(st, i);
+                }
                 for (int i = 0; i < ncol; i++) {
                         switch (sqlite3_column_type(st, i)) {
                         case SQLITE_NULL:
