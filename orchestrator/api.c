@@ -31,6 +31,7 @@
 #include "reclaim.h"
 #include "sheets.h"
 #include "tunnels.h"
+#include "usage.h"
 #include "chain.h"
 #include "vpc.h"
 
@@ -109,6 +110,11 @@ const struct api_route api_routes[] = {
           post_sheet_signature, "sheet" },
         { "GET", "/v1/vms", R_READ | ROLE_TENANT, NULL, get_vms, NULL },
         /* R-OP1..R-OP4: operations tunnels (tunnels.c); validated by it in its documented order. */
+        /* Utilization (R-RS1..R-RS7, R-LC2). */
+        { "POST", "/v1/metrics", ROLE_PROVIDER | ROLE_HOST, "registration.json#/$defs/metrics", usage_post_metrics, "metrics" },
+        { "GET", "/v1/recommendations", R_READ | ROLE_TENANT, NULL, usage_get_recommendations, NULL },
+        { "GET", "/v1/reports/monthly", R_READ | ROLE_TENANT, NULL, usage_get_report, NULL },
+        { "POST", "/v1/reports/monthly", R_READ, "registration.json#/$defs/report_run", usage_post_report_run, "report" },
         { "POST", "/v1/tunnels", ROLE_APPROVAL, "request.json", post_tunnels, "tunnel" },
         { "GET", "/v1/tunnels", R_READ | ROLE_APPROVAL | ROLE_TENANT | ROLE_OPERATOR, NULL, get_tunnels, NULL },
         { "GET", "/v1/tunnels/{id}", R_READ | ROLE_APPROVAL | ROLE_TENANT | ROLE_OPERATOR, NULL, get_tunnel, NULL },

@@ -287,6 +287,17 @@ int config_load(const char *path, struct config **ret, struct gc_error *err) {
         c->checkpoint_interval = integer(audit, "checkpoint_interval_seconds", 3600);
         c->prune_interval = integer(audit, "prune_interval_seconds", 86400);
         c->archive_dir = str(audit, "archive_dir") ? resolve(dir, str(audit, "archive_dir")) : NULL;
+        /* R-RS7: the monthly reports' files; beside the database unless configured. */
+        const cJSON *reports = cJSON_GetObjectItemCaseSensitive(doc, "reports");
+        if (str(reports, "dir"))
+                c->reports_dir = resolve(dir, str(reports, "dir"));
+        else {
+                _cleanup_free_ char *dbdir = xstrdup(c->database);
+                char *slash = strrchr(dbdir, '/');
+                if (slash)
+                        *slash = '\0';
+                c->reports_dir = slash ? xasprintf("%s/reports", *dbdir ? dbdir : "") : xstrdup("reports");
+        }
 
         const cJSON *notify = cJSON_GetObjectItemCaseSensitive(doc, "notify");
         c->notify_retry_initial_ms = integer(notify, "retry_initial_ms", 1000);
@@ -318,6 +329,7 @@ void config_free(struct config *c) {
         free(c->authority_name);
         free(c->wipe_method);
         free(c->archive_dir);
+        free(c->reports_dir);
         for (size_t i = 0; i < c->n_pools; i++) {
                 free(c->pools[i].name);
                 free(c->pools[i].pack_path);

@@ -81,6 +81,7 @@ struct config {
         int64_t checkpoint_interval;    /* seconds; R-AU3 */
         int64_t prune_interval;         /* seconds between retention passes (R-AU1) */
         char *archive_dir;              /* archives of pruned audit segments */
+        char *reports_dir;              /* R-RS7: monthly reports, <dir>/<YYYY-MM>/unit-<id>.{json,csv,html} */
 
         int64_t tunnel_max_minutes;             /* R-OP1: where the pack sets none */
         int64_t tunnel_long_lived_max_minutes;  /* R-OP2: with the security authority's approval */

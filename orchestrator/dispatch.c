@@ -27,6 +27,7 @@
 #include "pack.h"
 #include "reclaim.h"
 #include "sheets.h"
+#include "usage.h"
 #include "trial.h"
 #include "tunnels.h"
 
@@ -1099,6 +1100,8 @@ void dispatch_tick(struct orch *o) {
                 orch_notify_kick(o);
                 dispatch_wake(o);       /* a timer may have queued jobs */
         }
+        /* R-RS7: on the 1st, the month before's reports and recommendations. */
+        (void) usage_monthly_tick(o);
         if (resent > 0) {
                 log_notice("%lld job%s sent without a result for %d s: sending again", (long long) resent,
                            resent == 1 ? "" : "s", DISPATCH_RESEND_SECONDS);

@@ -132,6 +132,21 @@ static size_t record_events(const struct record *rec, cJSON *events[2]) {
                 events[0] = e;
                 return 1;
         }
+        if (strcmp(rec->action, "rightsize.recommended") == 0) {
+                /* R-RS1..R-RS6: the month's recommendations for one system,
+                 * as change-request resize entries; approved, they come back
+                 * as an ordinary change request (R-RQ3 holds). */
+                cJSON *e = event_new(rec, "rightsize.recommended", "");
+                copy(e, d, "system", "system_id");
+                copy(e, d, "unit", NULL);
+                copy(e, d, "system_name", "system");
+                copy(e, d, "period", NULL);
+                copy(e, d, "resize", NULL);
+                copy(e, d, "vms", NULL);
+                cJSON_AddStringToObject(e, "rule", rec->rule);
+                events[0] = e;
+                return 1;
+        }
         if (strcmp(rec->action, "request.refused") == 0) {
                 cJSON *e = event_new(rec, "request.refused", "");
                 cJSON_AddStringToObject(e, "caller", rec->actor);
@@ -178,7 +193,7 @@ static int64_t run_one(struct notify *n, size_t i) {
 
         r = store_query(n->store,
                         "SELECT seq, time, actor, action, approval, rule, detail FROM audit "
-                        "WHERE seq > ? AND action IN ('request.accepted', 'request.refused', 'system.stage', 'exit.reclaim_ordered') ORDER BY seq LIMIT 1",
+                        "WHERE seq > ? AND action IN ('request.accepted', 'request.refused', 'system.stage', 'exit.reclaim_ordered', 'rightsize.recommended') ORDER BY seq LIMIT 1",
                         STORE_ARGS(STORE_INT(cur.seq)), record_cb, &rec);
         if (r <= 0) {
                 record_done(&rec);

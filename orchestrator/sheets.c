@@ -17,6 +17,7 @@
 #include "sheet.h"
 #include "reclaim.h"
 #include "sheets.h"
+#include "usage.h"
 #include "trial.h"
 
 /* ---- keys ---- */
@@ -300,6 +301,11 @@ int sheets_golive(struct orch *o, int64_t system_id) {
                              STORE_ARGS(STORE_INT(system_id)), &rows);
         if (r < 0)
                 return r;
+        /* R-LC2: the trial's usage against the pack's bands, per VM. */
+        _cleanup_(cJSON_Deletep) cJSON *recommended = NULL;
+        r = usage_trial(o, system_id, &recommended);
+        if (r < 0)
+                return r;
         cJSON *vms = cJSON_AddArrayToObject(doc, "vms");
         cJSON *totals = totals_new();
         const cJSON *row;
@@ -316,9 +322,11 @@ int sheets_golive(struct orch *o, int64_t system_id) {
                 cJSON_AddItemToObject(vm, "special_ports", ports ? cJSON_Duplicate(ports, true) : cJSON_CreateArray());
                 cJSON_AddStringToObject(vm, "arch", str_of(spec, "arch") ?: "x86");
                 cJSON_AddStringToObject(vm, "os", str_of(spec, "os") ?: "");
-                /* R-LC2: filled from trial usage by the rightsizing step; the
-                 * allocation to go live is the one in use until then. */
-                cJSON_AddNullToObject(vm, "recommended");
+                /* R-LC2: the allocation the trial's usage recommends (the
+                 * bands of R-RS1..R-RS6); the allocation to go live is the
+                 * one in use until a change request adopts it. */
+                const cJSON *rec = cJSON_GetObjectItemCaseSensitive(recommended, str_of(row, "name"));
+                cJSON_AddItemToObject(vm, "recommended", rec ? cJSON_Duplicate(rec, true) : cJSON_CreateNull());
                 cJSON_AddItemToObject(vm, "golive", allocation(spec));
                 totals_add(totals, vm);
                 cJSON_AddItemToArray(vms, vm);

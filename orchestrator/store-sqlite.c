@@ -467,6 +467,50 @@ static const char *const migrations[] = {
         "CREATE INDEX jobs_vm ON jobs(vm_id, state);"
         "CREATE INDEX jobs_vpc ON jobs(vpc_id, state);"
         "CREATE INDEX jobs_tunnel ON jobs(tunnel_id);",
+        /* 8: utilization (R-RS1..R-RS7, R-LC2). Per VM and day (the pool's
+         * calendar day, days since 1970-01-01) the sum, count and maximum
+         * of each metric in hundredths of a percent: storage grows with VMs
+         * x days, not with samples. A batch of samples is counted once
+         * (metric_batches, by the digest of its bytes). Recommendations per
+         * VM and period ("YYYY-MM", or "trial" for R-LC2): before and after
+         * per dimension, after NULL where nothing changes. */
+        "CREATE TABLE usage_daily ("
+        "  vm_id INTEGER NOT NULL REFERENCES vms(id),"
+        "  day INTEGER NOT NULL,"
+        "  cpu_sum INTEGER NOT NULL DEFAULT 0,"
+        "  cpu_n INTEGER NOT NULL DEFAULT 0,"
+        "  cpu_max INTEGER,"
+        "  mem_sum INTEGER NOT NULL DEFAULT 0,"
+        "  mem_n INTEGER NOT NULL DEFAULT 0,"
+        "  mem_max INTEGER,"
+        "  disk_sum INTEGER NOT NULL DEFAULT 0,"
+        "  disk_n INTEGER NOT NULL DEFAULT 0,"
+        "  disk_max INTEGER,"
+        "  PRIMARY KEY (vm_id, day)) WITHOUT ROWID;"
+        "CREATE TABLE metric_batches ("
+        "  digest TEXT PRIMARY KEY,"
+        "  source TEXT NOT NULL,"
+        "  samples INTEGER NOT NULL,"
+        "  received INTEGER NOT NULL);"
+        "CREATE TABLE recommendations ("
+        "  id INTEGER PRIMARY KEY,"
+        "  vm_id INTEGER NOT NULL REFERENCES vms(id),"
+        "  system_id INTEGER NOT NULL REFERENCES systems(id),"
+        "  period TEXT NOT NULL,"
+        "  first_day INTEGER NOT NULL,"
+        "  last_day INTEGER NOT NULL,"
+        "  vcpus_before INTEGER NOT NULL,"
+        "  vcpus_after INTEGER,"
+        "  memory_before INTEGER NOT NULL,"
+        "  memory_after INTEGER,"
+        "  disk_before INTEGER NOT NULL,"
+        "  disk_after INTEGER,"
+        "  idle INTEGER NOT NULL CHECK (idle IN (0, 1)),"
+        "  rules TEXT NOT NULL,"
+        "  figures TEXT NOT NULL,"
+        "  created INTEGER NOT NULL,"
+        "  UNIQUE (vm_id, period));"
+        "CREATE INDEX recommendations_system ON recommendations(system_id, period);",
 };
 
 static int sqlite_fail(struct store *s, int rc, const char *what) {

@@ -44,7 +44,7 @@ static void test_migrations(void **state) {
 
         assert_int_equal(store_open(path, &s), 0);
         assert_int_equal(store_version(s, &v), 0);
-        assert_int_equal(v, 7);
+        assert_int_equal(v, 8);
         assert_int_equal(store_exec(s, "INSERT INTO units (name, created) VALUES (?, ?)",
                                     STORE_ARGS(STORE_TEXT("市xx局"), STORE_INT(1)), NULL), 0);
         store_close(s);
@@ -52,7 +52,7 @@ static void test_migrations(void **state) {
         /* Reopening keeps the data and does not migrate again. */
         assert_int_equal(store_open(path, &s), 0);
         assert_int_equal(store_version(s, &v), 0);
-        assert_int_equal(v, 7);
+        assert_int_equal(v, 8);
         int64_t n = 0;
         assert_int_equal(store_query_int(s, "SELECT COUNT(*) FROM units", STORE_NO_ARGS, &n), 0);
         assert_int_equal(n, 1);
@@ -74,6 +74,13 @@ static void test_migrations(void **state) {
                                     STORE_NO_ARGS, NULL), 0);
         assert_int_equal(store_query_int(s, "SELECT COUNT(*) FROM jobs WHERE kind = 'tunnel.open'", STORE_NO_ARGS, &n), 0);
         assert_int_equal(n, 1);
+        /* Migration 8: one aggregate row per VM and day (R-RS7); a batch digest once. */
+        assert_int_equal(store_exec(s, "INSERT INTO usage_daily (vm_id, day, cpu_sum, cpu_n) VALUES (1, 20000, 100, 1)",
+                                    STORE_NO_ARGS, NULL), -EINVAL);     /* no VM 1: the foreign key */
+        assert_int_equal(store_exec(s, "INSERT INTO metric_batches (digest, source, samples, received) VALUES ('d', 'p', 1, 1)",
+                                    STORE_NO_ARGS, NULL), 0);
+        assert_int_equal(store_exec(s, "INSERT INTO metric_batches (digest, source, samples, received) VALUES ('d', 'p', 1, 2)",
+                                    STORE_NO_ARGS, NULL), -EEXIST);
         /* WAL and foreign keys are on. */
         _cleanup_free_ char *mode = NULL;
         assert_int_equal(store_query_text(s, "PRAGMA journal_mode", STORE_NO_ARGS, &mode), 0);
