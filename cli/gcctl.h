@@ -117,3 +117,7 @@ extern const struct gcctl_verb gcctl_vm_verbs[];
 extern const struct gcctl_verb gcctl_clock_verbs[];
 extern const struct gcctl_verb gcctl_sheet_verbs[];
 extern const struct gcctl_verb gcctl_tunnel_verbs[];
+/* Utilization samples, the monthly report and recommendations (cli/usage.c, R-RS1..R-RS7). */
+extern const struct gcctl_verb gcctl_metrics_verbs[];
+extern const struct gcctl_verb gcctl_report_verbs[];
+extern const struct gcctl_verb gcctl_recommendations_verbs[];

@@ -19,6 +19,10 @@ static const struct gcctl_verb top[] = {
         { "pool", "resource pools", NULL, NULL, gcctl_pool_verbs },
         { "sheet", "tri-party confirmation sheets: show, sign, export, verify", NULL, NULL, gcctl_sheet_verbs },
         { "tunnel", "operations tunnels to a VM: submit, list, show, close, connect", NULL, NULL, gcctl_tunnel_verbs },
+        { "metrics", "utilization samples from a provider's monitoring: import (R-RS7)", NULL, NULL, gcctl_metrics_verbs },
+        { "report", "the monthly utilization report of a unit (R-RS7)", NULL, NULL, gcctl_report_verbs },
+        { "recommendations", "rightsizing recommendations per VM and period (R-RS1..R-RS6)", NULL, NULL,
+          gcctl_recommendations_verbs },
         { "audit", "the audit chain: records, checkpoints, export, verify", NULL, NULL, gcctl_audit_verbs },
         { "clock", "the orchestrator's test clock (--unsafe-test-clock only)", NULL, NULL, gcctl_clock_verbs },
         {}

@@ -62,5 +62,15 @@ for v in submit list show close connect; do
 done
 expect 2 'missing ID' tunnel connect --token-file t
 expect 2 '--listen and --stdio: give one of them' tunnel connect 7 --token-file t --listen 0 --stdio
+expect 0 'metrics +utilization samples' --help
+expect 0 'report +the monthly utilization report' --help
+expect 0 'recommendations +rightsizing recommendations' --help
+expect 0 'Usage: gcctl metrics import' metrics import --help
+expect 0 'Usage: gcctl report monthly' report monthly --help
+expect 0 'Usage: gcctl report run' report run --help
+expect 0 'Usage: gcctl recommendations list' recommendations list --help
+expect 2 'missing FILE' metrics import
+expect 2 '--month YYYY-MM is required' report monthly --unit x
+expect 2 '--month YYYY-MM is required' report run
 
 [ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
