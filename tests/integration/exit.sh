@@ -163,21 +163,6 @@ all_vms() {
 # jobs_of ID KIND: "STATE STATE ..." of the system's jobs of KIND, by id.
 jobs_of() { dbq "SELECT j.state FROM jobs j JOIN vms v ON v.id = j.vm_id WHERE v.system_id = ? AND j.kind = ? ORDER BY j.id" "$1" "$2" | xargs; }
 no_job_pending() { [[ -z $(dbq "SELECT 1 FROM jobs j JOIN vms v ON v.id = j.vm_id WHERE v.system_id = ? AND j.kind = ? AND j.state IN ('queued', 'sent')" "$1" "$2") ]]; }
-# hook_events TYPE: the webhook bodies of TYPE, as a JSON list.
-hook_events() {
-	python3 - "$HOOK/events" "$1" <<'EOF'
-import glob, json, os, sys
-out = []
-for f in sorted(glob.glob(os.path.join(sys.argv[1], "*.body"))):
-    try:
-        b = json.load(open(f, encoding="utf-8"))
-    except ValueError:
-        continue
-    if b.get("type") == sys.argv[2]:
-        out.append(b)
-print(json.dumps(out, ensure_ascii=False))
-EOF
-}
 
 # ------------------------------------------------------ registration -----
 
@@ -408,20 +393,6 @@ ordered_event() {
 	[[ $(jget "$T/ordered.json" "[(e['system_id'], e['ground'], e['outcome'], e['rule']) for e in d]") == "[[$SID, \"no_longer_needed\", \"suspended\", \"R-EX1\"]]" ]]
 }
 check "3. the tenant's notification exit.reclaim_ordered reaches the webhook with the system, ground, outcome and rule" poll 30 ordered_event
-# event_verified TYPE: the first webhook delivery of TYPE verifies (X-GC-Signature, the service key, the exact body).
-event_verified() {
-	local f body sig
-	for f in "$HOOK"/events/*.body; do
-		[[ $(jget "$f" 'd.get("type")') == "$1" ]] || continue
-		body=$f
-		sig=$(jget "${f%.body}.json" '{k.lower(): v for k, v in d["headers"].items()}["x-gc-signature"]')
-		printf '%s' "${sig#sm2:}" | base64 -d >"$T/event.sig"
-		openssl pkeyutl -verify -pubin -inkey "$(sign_pub orchestrator)" -rawin -in "$body" -digest sm3 \
-			-pkeyopt "distid:$DISTID" -sigfile "$T/event.sig"
-		return
-	done
-	return 1
-}
 check "... signed with the service key over the exact body (openssl)" event_verified exit.reclaim_ordered
 check "3. a second order: 409 invalid_state R-EX1, one exit.refused" \
 	refused authority POST "/v1/systems/$SID/reclaim-order" '{"ground": "low_utilization", "reason": "再次下令"}' "$SID" \

@@ -450,3 +450,34 @@ sign_now() {
 	t=$(TZ=Asia/Shanghai date -d "@$(($(date +%s) + OFFSET))" +%Y-%m-%dT%H:%M:%S+08:00)
 	sign "$in" "$out" "$@" --set=approval.time="$t"
 }
+
+# The webhook receiver (gcint.py hook --dir $HOOK): what it got.
+# hook_events TYPE: the webhook bodies of TYPE, as a JSON list.
+hook_events() {
+	python3 - "$HOOK/events" "$1" <<'EOF'
+import glob, json, os, sys
+out = []
+for f in sorted(glob.glob(os.path.join(sys.argv[1], "*.body"))):
+    try:
+        b = json.load(open(f, encoding="utf-8"))
+    except ValueError:
+        continue
+    if b.get("type") == sys.argv[2]:
+        out.append(b)
+print(json.dumps(out, ensure_ascii=False))
+EOF
+}
+# event_verified TYPE: the first webhook delivery of TYPE verifies (X-GC-Signature, the service key, the exact body).
+event_verified() {
+	local f body sig
+	for f in "$HOOK"/events/*.body; do
+		[[ $(jget "$f" 'd.get("type")') == "$1" ]] || continue
+		body=$f
+		sig=$(jget "${f%.body}.json" '{k.lower(): v for k, v in d["headers"].items()}["x-gc-signature"]')
+		printf '%s' "${sig#sm2:}" | base64 -d >"$T/event.sig"
+		openssl pkeyutl -verify -pubin -inkey "$(sign_pub orchestrator)" -rawin -in "$body" -digest sm3 \
+			-pkeyopt "distid:$DISTID" -sigfile "$T/event.sig"
+		return
+	done
+	return 1
+}
