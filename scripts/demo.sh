@@ -386,6 +386,34 @@ domains() {
         done
 }
 
+# localday: the day (days since 1970-01-01, +08:00) on the orchestrator's clock.
+localday() { echo $((($(date +%s) + ${clock_offset:-0} + 8 * 3600) / 86400)); }
+# usage_csv D0 FIRST LAST OUT: what a provider's monitoring would export for
+# system 1's VMs, hourly at HH:30 (+08:00) from day FIRST to LAST: per VM by
+# its place in the list, an idle one (CPU 8 %, 54 % at noon; memory 12 %),
+# a busy one (74 %, 98 % at noon; memory 72 %), a middling one (CPU 40 %,
+# memory 50 %: in no band), and a database whose disk grows half a point a
+# day from 75 % on day D0.
+usage_csv() {
+        as authority-authority vm list --system 1 --json | python3 -c '
+import datetime, json, sys
+d0, first, last, out = (int(x) for x in sys.argv[1:4]) + (sys.argv[4],) if False else (int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+vms = sorted((v["name"] for v in json.load(sys.stdin)["vms"] if v["state"] != "deleted"), key=lambda n: ("数据库" in n, n))
+tz = datetime.timezone(datetime.timedelta(hours=8))
+with open(out, "w", encoding="utf-8") as f:
+    f.write("time,vm,pool,cpu_pct,memory_pct,disk_pct\n")
+    for day in range(first, last + 1):
+        for h in range(24):
+            t = datetime.datetime.fromtimestamp(day * 86400 - 8 * 3600 + h * 3600 + 1800, tz).isoformat()
+            for i, name in enumerate(vms):
+                if "数据库" in name:
+                    row = (40, 50, 75 + (day - d0) / 2)
+                else:
+                    row = [(54 if h == 12 else 8, 12, 30), (98 if h == 12 else 74, 72, 45), (40, 50, 35)][i % 3]
+                f.write("%s,%s,包头-A,%s,%s,%s\n" % ((t, name) + tuple(row)))
+' "$1" "$2" "$3" "$4"
+}
+
 submit "A valid apply (Baotou pool: VM names built as unit+system+role+number, R-NM2)" apply.json
 progress 1
 wait_state 1 trial
@@ -549,8 +577,20 @@ for x in json.load(sys.stdin)["records"]:
         last = "audit %d job.done: %s relabelled on %s" % (x["seq"], x["detail"]["vm"], x["detail"]["host"])
 print(last)'
 
-step "A month passes on the test clock: the trials end (R-LC2; 政务公开's 30 days too)"
-advance 31d
+step "Twenty days of the trial pass on the test clock"
+trial_day=$(( $(localday) ))
+advance 20d
+step "The trial's usage, from the provider's own monitoring (CSV), loaded with gcctl metrics import (R-LC2)"
+usage_csv "$trial_day" "$trial_day" "$((trial_day + 19))" trial-usage.csv
+echo "trial-usage.csv: $(($(wc -l <trial-usage.csv) - 1)) samples, hourly; the first lines:"
+head -n 4 trial-usage.csv
+say "gcctl metrics import trial-usage.csv"
+as provider-provider-ops metrics import trial-usage.csv
+say "gcctl metrics import trial-usage.csv   (again: the same batches are counted once)"
+as provider-provider-ops metrics import trial-usage.csv
+
+step "The rest of the month passes: the trials end (R-LC2; 政务公开's 30 days too)"
+advance 11d
 wait_state 1 awaiting_golive
 wait_state "$small" awaiting_golive
 
@@ -565,7 +605,7 @@ as authority-authority key add --party provider --holder 王工（云服务商�
 as authority-authority key add --party authority --holder 陈处长（数据资源管理局） --public party-authority.pub >/dev/null
 as authority-authority key list
 
-step "The go-live sheet (R-LC3), produced when the trial ended: what the three parties sign"
+step "The go-live sheet (R-LC3), produced when the trial ended: RECOMMENDED is the trial's usage against the Baotou bands (R-LC2)"
 as "tenant-$tenant" sheet list --system 1
 sheet=$(as "tenant-$tenant" --json sheet list --system 1 |
         python3 -c 'import json, sys; print([s["id"] for s in json.load(sys.stdin)["sheets"] if s["kind"] == "golive"][0])')
@@ -625,6 +665,53 @@ as authority-authority audit countersign --key party-authority.key
 say "gcctl audit verify"
 as authority-authority audit verify | tail -n 4
 
+step "The month goes on: its usage since the trial, imported; then the 1st of the next month on the test clock"
+today=$(localday)
+month_first=$(python3 -c 'import datetime, sys; print(int(sys.argv[1]) - datetime.date.fromordinal(719163 + int(sys.argv[1])).day + 1)' "$today")
+from=$((trial_day + 20))
+[ "$from" -ge "$month_first" ] || from=$month_first
+usage_csv "$trial_day" "$from" "$((today - 1))" month-usage.csv
+say "gcctl metrics import month-usage.csv"
+as provider-provider-ops metrics import month-usage.csv
+month=$(python3 -c 'import datetime, sys; print(datetime.date.fromordinal(719163 + int(sys.argv[1])).strftime("%Y-%m"))' "$today")
+next_first=$(python3 -c 'import datetime, sys; d = datetime.date.fromordinal(719163 + int(sys.argv[1])); n = (d.replace(day=28) + datetime.timedelta(days=4)).replace(day=1); print(n.toordinal() - 719163)' "$today")
+advance "$((next_first * 86400 - 8 * 3600 + 3600 - $(date +%s) - clock_offset))s"
+for _ in $(seq 100); do
+        [ -s "reports/$month/unit-1.html" ] && break
+        sleep 0.1
+done
+
+step "The monthly timer's run for $month: each VM against the Baotou bands (R-RS1..R-RS6), idle flags (R-RS7)"
+say "gcctl report monthly --unit 市xx局 --month $month"
+as "tenant-$tenant" report monthly --unit 市xx局 --month "$month"
+say "gcctl recommendations list --system 1 --period $month"
+as provider-provider-ops recommendations list --system 1 --period "$month"
+
+step "The report's files for every unit (R-RS7: due by the pack's day), and its page printed through headless Chromium"
+ls -l "reports/$month/"
+echo "reports/$month/unit-1.csv, the first lines:"
+head -n 3 "reports/$month/unit-1.csv"
+if command -v chromium >/dev/null && command -v pdftotext >/dev/null; then
+        timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
+                --disable-component-update --disable-sync --no-pdf-header-footer \
+                --user-data-dir="$work/chromium" --print-to-pdf="$work/report-$month.pdf" "file://$work/reports/$month/unit-1.html" >/dev/null 2>&1 || true
+fi
+if [ -s "report-$month.pdf" ]; then
+        echo "report-$month.pdf ($(stat -c %s "report-$month.pdf") bytes); its text:"
+        pdftotext -layout "report-$month.pdf" - | awk 'NF && n++ < 30'
+else
+        echo "no PDF (chromium or poppler-utils missing); the page is $work/reports/$month/unit-1.html"
+fi
+
+step "The recommendations went to the approval system (rightsize.recommended, through the webhook): a change request to approve"
+for _ in $(seq 100); do
+        grep -l '"type":"rightsize.recommended"' events/*.json >/dev/null 2>&1 && break
+        sleep 0.1
+done
+for f in $(grep -l '"type":"rightsize.recommended"' events/*.json 2>/dev/null); do
+        python3 -c 'import json, sys; e = json.load(open(sys.argv[1], encoding="utf-8")); print(json.dumps({k: e[k] for k in ("type", "system", "period", "resize")}, ensure_ascii=False, indent=1))' "$f"
+done
+
 step "Every VM, per host, with its labels"
 as provider-provider-ops vm list
 if [ "$hv" = qemu ]; then
@@ -660,6 +747,7 @@ import json, sys
 e = json.load(open(sys.argv[1], encoding="utf-8"))
 what = e.get("stage") and "%s -> %s" % (e.get("from"), e["stage"]) or \
        e.get("error") and "%s (%s) %s" % (e["error"].get("code"), e["error"].get("rule") or "-", e["error"].get("field")) or \
+       e.get("resize") and "%s: %s" % (e.get("period"), ", ".join(sorted(r["name"] for r in e["resize"]))) or \
        ", ".join(e.get("vms", []))
 print("%-6s %-16s %-28s %s  [%s]" % (e["id"], e["type"], e.get("approval", ""), what, sys.argv[2]))
 PY
