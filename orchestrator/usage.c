@@ -169,7 +169,8 @@ static void metrics_refuse(struct api_call *c, int status, const char *code, siz
         struct gc_error err = {};
         char field[64];
         sample_field(field, sizeof field, i, member);
-        gc_error_set(&err, code, "", field, value, "%s", message);
+        /* The samples are what R-RS1..R-RS7 are computed from; the report is R-RS7's. */
+        gc_error_set(&err, code, "R-RS7", field, value, "%s", message);
         api_refuse(c, status, &err, "metrics.refused", "metrics", "", NULL);
 }
 
@@ -192,7 +193,7 @@ void usage_post_metrics(struct api_call *c) {
                 char v[32];
                 snprintf(v, sizeof v, "%zu", n);
                 struct gc_error err = {};
-                gc_error_set(&err, "too_many_samples", "", "samples", v, "a batch holds at most %d samples", USAGE_BATCH_MAX);
+                gc_error_set(&err, "too_many_samples", "R-RS7", "samples", v, "a batch holds at most %d samples", USAGE_BATCH_MAX);
                 return api_refuse(c, 413, &err, "metrics.refused", "metrics", "", NULL);
         }
         targets = xnew(struct target, n ? n : 1);
@@ -995,7 +996,7 @@ static int report_build(struct orch *o, int64_t unit_id, const char *month, bool
         cJSON_AddStringToObject(doc, "unit", unit);
         cJSON_AddStringToObject(doc, "month", month);
         const struct pack *pack = o->cfg->pack;
-        char day[11], offset[8], t[32];
+        char day[11], offset[8], t[32];     /* the period in the first pool's calendar, as the timer runs it */
         cJSON *period = cJSON_AddObjectToObject(doc, "period");
         usage_day_format(x.first, day);
         cJSON_AddStringToObject(period, "first", day);
@@ -1004,12 +1005,7 @@ static int report_build(struct orch *o, int64_t unit_id, const char *month, bool
         cJSON_AddNumberToObject(period, "days", (double) (x.last - x.first + 1));
         format_offset(pack ? pack->calendar.utc_offset_minutes : 480, offset);
         cJSON_AddStringToObject(period, "utc_offset", offset);
-        /* R-RS7: due by the pack's day of the following month (Z20: the 5th). */
-        if (pack && pack->reporting.due_day_of_month > 0) {
-                usage_day_format(x.last + pack->reporting.due_day_of_month, day);
-                cJSON_AddStringToObject(doc, "due", day);
-        } else
-                cJSON_AddNullToObject(doc, "due");
+        cJSON *due = cJSON_AddNullToObject(doc, "due");
         store_format_time(orch_now(o), t);
         cJSON_AddStringToObject(doc, "generated", t);
         x.systems = cJSON_AddArrayToObject(doc, "systems");
@@ -1022,6 +1018,20 @@ static int report_build(struct orch *o, int64_t unit_id, const char *month, bool
         cJSON_Delete(x.changed);
         if (r < 0)
                 return r;
+        /* R-RS7: due by the pack's day of the following month (Z20: the
+         * 5th); the earliest of the unit's systems' packs that set one. */
+        long due_day = -1;
+        const cJSON *sys;
+        cJSON_ArrayForEach(sys, x.systems) {
+                const struct config_pool *pool = str_at(sys, "pool") ? config_pool(o->cfg, str_at(sys, "pool")) : NULL;
+                long d = pool && pool->pack ? pool->pack->reporting.due_day_of_month : -1;
+                if (d > 0 && (due_day < 0 || d < due_day))
+                        due_day = d;
+        }
+        if (due_day > 0) {
+                usage_day_format(x.last + due_day, day);
+                cJSON_ReplaceItemViaPointer(doc, due, cJSON_CreateString(day));
+        }
         cJSON_AddItemToObject(doc, "totals", totals_json(&x.unit_totals, x.n_systems));
         if (ret_announced)
                 *ret_announced = x.n_announced;
