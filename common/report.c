@@ -22,6 +22,7 @@
 
 #include "alloc.h"
 #include "cleanup.h"
+#include "html.h"
 #include "jcs.h"
 #include "json.h"
 #include "report.h"
@@ -61,43 +62,9 @@ static void putf(struct out *o, const char *fmt, ...) {
         o->r = gc_buf_append(o->b, s, (size_t) n);
 }
 
-/* HTML text or attribute value (and SVG text: the page is HTML5): the five
- * specials as references; bytes that are not UTF-8 and control characters
- * other than tab and newline as U+FFFD. As sheet-html.c does. */
 static void esc(struct out *o, const char *s) {
-        size_t n = strlen(s), run = 0;
-
-        for (size_t i = 0; i < n && o->r >= 0;) {
-                const char *rep = NULL;
-                uint32_t cp;
-                int l = utf8_decode(s + i, n - i, &cp);
-
-                if (l < 0) {
-                        rep = "\xEF\xBF\xBD";
-                        l = 1;
-                } else if (cp == '&')
-                        rep = "&amp;";
-                else if (cp == '<')
-                        rep = "&lt;";
-                else if (cp == '>')
-                        rep = "&gt;";
-                else if (cp == '"')
-                        rep = "&quot;";
-                else if (cp == '\'')
-                        rep = "&#39;";
-                else if ((cp < 0x20 && cp != '\t' && cp != '\n') || (cp >= 0x7f && cp < 0xa0))
-                        rep = "\xEF\xBF\xBD";
-
-                if (rep) {
-                        if (i > run)
-                                o->r = gc_buf_append(o->b, s + run, i - run);
-                        put(o, rep);
-                        run = i + (size_t) l;
-                }
-                i += (size_t) l;
-        }
-        if (n > run && o->r >= 0)
-                o->r = gc_buf_append(o->b, s + run, n - run);
+        if (o->r >= 0)
+                o->r = html_escape(o->b, s);
 }
 
 /* ---- reading the model ---------------------------------------------------------- */

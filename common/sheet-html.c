@@ -16,15 +16,14 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cleanup.h"
+#include "html.h"
 #include "jcs.h"
 #include "json.h"
 #include "sheet.h"
-#include "utf8.h"
 
 #define DASH "—"
 /* How deep the generic rendering of unknown members goes before "…". */
@@ -55,47 +54,9 @@ static void putf(struct html *h, const char *fmt, ...) {
         h->r = gc_buf_append(h->b, s, (size_t) n);
 }
 
-/* Text content or attribute value: the five HTML specials as references;
- * bytes that are not UTF-8 and control characters other than tab and
- * newline as U+FFFD, so that no input can open a tag or break the page. */
-static void esc_n(struct html *h, const char *s, size_t n) {
-        size_t run = 0;         /* start of the pending verbatim run */
-
-        for (size_t i = 0; i < n && h->r >= 0;) {
-                const char *rep = NULL;
-                uint32_t cp;
-                int l = utf8_decode(s + i, n - i, &cp);
-
-                if (l < 0) {
-                        rep = "\xEF\xBF\xBD";
-                        l = 1;
-                } else if (cp == '&')
-                        rep = "&amp;";
-                else if (cp == '<')
-                        rep = "&lt;";
-                else if (cp == '>')
-                        rep = "&gt;";
-                else if (cp == '"')
-                        rep = "&quot;";
-                else if (cp == '\'')
-                        rep = "&#39;";
-                else if ((cp < 0x20 && cp != '\t' && cp != '\n') || (cp >= 0x7f && cp < 0xa0))
-                        rep = "\xEF\xBF\xBD";
-
-                if (rep) {
-                        if (i > run)
-                                h->r = gc_buf_append(h->b, s + run, i - run);
-                        put(h, rep);
-                        run = i + (size_t) l;
-                }
-                i += (size_t) l;
-        }
-        if (n > run && h->r >= 0)
-                h->r = gc_buf_append(h->b, s + run, n - run);
-}
-
 static void esc(struct html *h, const char *s) {
-        esc_n(h, s, strlen(s));
+        if (h->r >= 0)
+                h->r = html_escape(h->b, s);
 }
 
 static const cJSON *member(const cJSON *o, const char *key) {
