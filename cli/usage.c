@@ -13,7 +13,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <locale.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,14 +21,13 @@
 
 #include "alloc.h"
 #include "buf.h"
-#include "calendar.h"
 #include "cleanup.h"
 #include "gc/error.h"
 #include "gcctl.h"
 #include "jcs.h"
 #include "json.h"
+#include "metrics-csv.h"
 #include "remote.h"
-#include "utf8.h"
 
 /* A month of 5-minute samples of a few hundred VMs; larger exports are split. */
 #define METRICS_FILE_MAX (256u * 1024 * 1024)
@@ -38,14 +36,6 @@
 #define METRICS_BATCH_DEFAULT 5000
 /* A batch body: at most METRICS_BATCH_MAX samples of a few hundred bytes. */
 #define METRICS_BODY_MAX (64u * 1024 * 1024)
-/* Fields of one CSV record. */
-#define CSV_FIELDS_MAX 64
-/* The members' limits the orchestrator's schema sets. */
-#define VM_NAME_MAX 512
-#define POOL_NAME_MAX 128
-#define TIME_MAX 40
-/* A percentage's digits: 100.000000 and some. */
-#define NUMBER_MAX 24
 /* A report's CSV or HTML page. */
 #define REPORT_BODY_MAX (256u * 1024 * 1024)
 
@@ -115,6 +105,15 @@ static bool is_month(const char *s) {
                ((s[5] == '0' && s[6] >= '1') || (s[5] == '1' && s[6] <= '2'));
 }
 
+/* --month, required: GCCTL_EXIT_OK, or the usage error. */
+static int month_required(const struct remote *rm, const char *month) {
+        if (!month)
+                return gcctl_usage_error(rm->verb, "--month YYYY-MM is required");
+        if (!is_month(month))
+                return gcctl_usage_error(rm->verb, "--month: \"%s\" is not YYYY-MM", month);
+        return GCCTL_EXIT_OK;
+}
+
 static int write_or_fail(const struct remote *rm, const char *path, const void *data, size_t len) {
         int r = gcctl_write_file(path, data, len);
         if (r < 0)
@@ -124,55 +123,8 @@ static int write_or_fail(const struct remote *rm, const char *path, const void *
 
 /* ==== metrics import ===================================================================== */
 
-enum column {
-        COL_TIME,
-        COL_UUID,
-        COL_VM,
-        COL_POOL,
-        COL_CPU,
-        COL_MEMORY,
-        COL_DISK,
-        _COL_MAX,
-};
-
-static const char *const column_names[_COL_MAX] = {
-        "time", "uuid", "vm", "pool", "cpu_pct", "memory_pct", "disk_pct",
-};
-
-/* Why a file is refused: where, and what. */
-struct import_error {
-        unsigned line;                  /* 0: the file as a whole */
-        char column[64];                /* "": the line as a whole */
-        char value[GC_ERROR_VALUE_MAX];
-        bool has_value;                 /* the cell's value is shown, "" too */
-        char message[256];
-};
-
-static int import_fail(struct import_error *e, unsigned line, const char *column, const char *value,
-                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static int import_fail(struct import_error *e, unsigned line, const char *column, const char *value,
-                       const char *fmt, ...) {
-        va_list ap;
-
-        e->line = line;
-        snprintf(e->column, sizeof e->column, "%s", column ?: "");
-        e->value[0] = '\0';
-        e->has_value = value;
-        if (value) {
-                size_t n = utf8_truncate(value, sizeof e->value - 4);
-                snprintf(e->value, sizeof e->value, "%.*s%s", (int) n, value, value[n] ? "..." : "");
-                for (char *p = e->value; *p; p++)
-                        if ((unsigned char) *p < 0x20 || *p == 0x7f)
-                                *p = '?';
-        }
-        va_start(ap, fmt);
-        vsnprintf(e->message, sizeof e->message, fmt, ap);
-        va_end(ap);
-        return -EINVAL;
-}
-
 /* "FILE: line 139, column cpu_pct: "12,5" is not a number". */
-static void import_error_print(const struct remote *rm, const char *file, const struct import_error *e) {
+static void import_error_print(const struct remote *rm, const char *file, const struct metrics_csv_error *e) {
         fprintf(stderr, "%s: %s", rm->verb, strcmp(file, "-") == 0 ? "(stdin)" : file);
         if (e->line)
                 fprintf(stderr, ": line %u", e->line);
@@ -182,311 +134,6 @@ static void import_error_print(const struct remote *rm, const char *file, const 
         if (e->has_value)
                 fprintf(stderr, "\"%s\" ", e->value);
         fprintf(stderr, "%s\n", e->message);
-}
-
-/* RFC 4180, strict: a field is quoted whole or not at all, "" is a quote
- * in a quoted field, records end in CRLF or LF. The fields of the current
- * record go into buf, each NUL-terminated. */
-struct csv_reader {
-        const char *p, *end;
-        unsigned line;                  /* of the next record */
-        struct gc_buf buf;
-        size_t off[CSV_FIELDS_MAX];
-        size_t n;
-        const char *const *names;       /* the header's, for messages; NULL while reading it */
-        size_t n_names;
-};
-
-static const char *csv_field(const struct csv_reader *c, size_t i) {
-        return c->buf.data + c->off[i];
-}
-
-static const char *field_name(const struct csv_reader *c, size_t i, char buf[16]) {
-        if (c->names && i < c->n_names)
-                return c->names[i];
-        snprintf(buf, 16, "%zu", i + 1);
-        return buf;
-}
-
-/* 1 and the record's first line in *ret_line; 0 at the end; -EINVAL with e. */
-static int csv_next(struct csv_reader *c, unsigned *ret_line, struct import_error *e) {
-        char col[16];
-
-        /* Lines with nothing on them carry no record. */
-        while (c->p < c->end && (*c->p == '\n' || (*c->p == '\r' && c->p + 1 < c->end && c->p[1] == '\n'))) {
-                c->p += *c->p == '\r' ? 2 : 1;
-                c->line++;
-        }
-        if (c->p >= c->end)
-                return 0;
-        *ret_line = c->line;
-        gc_buf_reset(&c->buf);
-        c->n = 0;
-        for (;;) {
-                if (c->n >= CSV_FIELDS_MAX)
-                        return import_fail(e, *ret_line, NULL, NULL, "more than %d fields", CSV_FIELDS_MAX);
-                c->off[c->n] = c->buf.len;
-                if (c->p < c->end && *c->p == '"') {
-                        unsigned start = c->line;
-                        for (c->p++;; c->p++) {
-                                if (c->p >= c->end)
-                                        return import_fail(e, start, field_name(c, c->n, col), NULL,
-                                                           "a quoted field does not end (a quote is missing)");
-                                if (*c->p == '"') {
-                                        if (c->p + 1 < c->end && c->p[1] == '"')
-                                                c->p++;
-                                        else
-                                                break;
-                                } else if (*c->p == '\n')
-                                        c->line++;
-                                else if (*c->p == '\0')
-                                        return import_fail(e, c->line, field_name(c, c->n, col), NULL, "holds a NUL byte");
-                                if (gc_buf_append_char(&c->buf, *c->p) < 0)
-                                        return import_fail(e, c->line, NULL, NULL, "a record too long");
-                        }
-                        c->p++;
-                        if (c->p < c->end && *c->p != ',' && *c->p != '\n' &&
-                            !(*c->p == '\r' && c->p + 1 < c->end && c->p[1] == '\n'))
-                                return import_fail(e, c->line, field_name(c, c->n, col), NULL,
-                                                   "text after the closing quote (RFC 4180: a field is quoted whole)");
-                } else
-                        for (; c->p < c->end && *c->p != ',' && *c->p != '\n' && *c->p != '\r'; c->p++) {
-                                if (*c->p == '"')
-                                        return import_fail(e, c->line, field_name(c, c->n, col), NULL,
-                                                           "a quote inside an unquoted field (RFC 4180: quote the whole "
-                                                           "field and double the quotes in it)");
-                                if (*c->p == '\0')
-                                        return import_fail(e, c->line, field_name(c, c->n, col), NULL, "holds a NUL byte");
-                                if (gc_buf_append_char(&c->buf, *c->p) < 0)
-                                        return import_fail(e, c->line, NULL, NULL, "a record too long");
-                        }
-                if (gc_buf_append_char(&c->buf, '\0') < 0)
-                        return import_fail(e, c->line, NULL, NULL, "a record too long");
-                c->n++;
-                if (c->p < c->end && *c->p == ',') {
-                        c->p++;
-                        continue;
-                }
-                if (c->p < c->end && *c->p == '\r') {
-                        if (c->p + 1 >= c->end || c->p[1] != '\n')
-                                return import_fail(e, c->line, NULL, NULL, "a carriage return without a line feed");
-                        c->p++;
-                }
-                if (c->p < c->end)
-                        c->p++;         /* the line feed */
-                c->line++;
-                return 1;
-        }
-}
-
-/* RFC 3339 with an offset, as the orchestrator takes it: 2026-10-01T08:00:00+08:00,
- * ...Z, fractions of a second allowed. */
-static bool two_digits(const char *s, int *ret) {
-        if (s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9')
-                return false;
-        *ret = (s[0] - '0') * 10 + (s[1] - '0');
-        return true;
-}
-
-static bool is_time(const char *s) {
-        char date[11];
-        int64_t day;
-        int hh, mm, ss, oh, om;
-        const char *p;
-
-        if (strlen(s) < 20 || strlen(s) > TIME_MAX || s[10] != 'T' || s[13] != ':' || s[16] != ':')
-                return false;
-        memcpy(date, s, 10);
-        date[10] = '\0';
-        if (calendar_parse_date(date, &day) < 0)
-                return false;
-        if (!two_digits(s + 11, &hh) || !two_digits(s + 14, &mm) || !two_digits(s + 17, &ss) || hh > 23 || mm > 59 ||
-            ss > 60)
-                return false;
-        p = s + 19;
-        if (*p == '.') {
-                p++;
-                if (*p < '0' || *p > '9')
-                        return false;
-                while (*p >= '0' && *p <= '9')
-                        p++;
-        }
-        if (p[0] == 'Z' && p[1] == '\0')
-                return true;
-        return (*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':' && two_digits(p + 1, &oh) &&
-               two_digits(p + 4, &om) && oh <= 23 && om <= 59;
-}
-
-static bool is_uuid(const char *s) {
-        if (strlen(s) != 36)
-                return false;
-        for (int i = 0; i < 36; i++) {
-                bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-                if (dash ? s[i] != '-' : !strchr("0123456789abcdefABCDEF", s[i]))
-                        return false;
-        }
-        return true;
-}
-
-/* A JSON number (RFC 8259 grammar) from 0 to 100: it goes into the batch as
- * it is written in the file. */
-static bool is_json_number(const char *s) {
-        const char *p = s;
-
-        if (*p == '-')
-                p++;
-        if (*p == '0')
-                p++;
-        else if (*p >= '1' && *p <= '9')
-                p += strspn(p, "0123456789");
-        else
-                return false;
-        if (*p == '.') {
-                p++;
-                size_t n = strspn(p, "0123456789");
-                if (n == 0)
-                        return false;
-                p += n;
-        }
-        if (*p == 'e' || *p == 'E') {
-                p++;
-                if (*p == '+' || *p == '-')
-                        p++;
-                size_t n = strspn(p, "0123456789");
-                if (n == 0)
-                        return false;
-                p += n;
-        }
-        return *p == '\0';
-}
-
-static double number_value(const char *s) {
-        static locale_t c_locale;
-
-        /* gcctl runs in the user's locale; a number in the file has a '.' */
-        if (!c_locale)
-                c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t) 0);
-        if (!c_locale)
-                abort();
-        return strtod_l(s, NULL, c_locale);
-}
-
-static bool has_control(const char *s) {
-        for (; *s; s++)
-                if ((unsigned char) *s < 0x20 || *s == 0x7f)
-                        return true;
-        return false;
-}
-
-/* The file's columns: where each known one is (-1: absent). */
-struct import_header {
-        int at[_COL_MAX];
-        const char *names[CSV_FIELDS_MAX];
-        size_t n;
-        struct gc_buf buf;              /* the names' bytes */
-};
-
-static int header_parse(struct csv_reader *c, struct import_header *h, struct import_error *e) {
-        unsigned line = 1;
-        int r;
-
-        for (size_t k = 0; k < _COL_MAX; k++)
-                h->at[k] = -1;
-        r = csv_next(c, &line, e);
-        if (r < 0)
-                return r;
-        if (r == 0)
-                return import_fail(e, 0, NULL, NULL, "empty: the first line names the columns (time, uuid or vm, "
-                                                     "pool, cpu_pct, memory_pct, disk_pct)");
-        /* The names outlive the reader's buffer. */
-        h->buf = GC_BUF_INIT(c->buf.len + 1);
-        if (gc_buf_append(&h->buf, c->buf.data, c->buf.len) < 0)
-                abort();
-        h->n = c->n;
-        for (size_t i = 0; i < c->n; i++) {
-                const char *name = h->buf.data + c->off[i];
-                size_t k;
-
-                h->names[i] = name;
-                for (k = 0; k < _COL_MAX; k++)
-                        if (strcmp(name, column_names[k]) == 0)
-                                break;
-                if (k == _COL_MAX)
-                        return import_fail(e, line, NULL, name, "is not a column this import knows (time, uuid, vm, "
-                                                                "pool, cpu_pct, memory_pct, disk_pct)");
-                if (h->at[k] >= 0)
-                        return import_fail(e, line, NULL, name, "is a column given twice");
-                h->at[k] = (int) i;
-        }
-        if (h->at[COL_TIME] < 0)
-                return import_fail(e, line, NULL, NULL, "no time column: every sample needs its time (RFC 3339, "
-                                                        "2026-10-01T08:00:00+08:00)");
-        if (h->at[COL_UUID] < 0 && h->at[COL_VM] < 0)
-                return import_fail(e, line, NULL, NULL, "no uuid or vm column: each sample names its VM");
-        if (h->at[COL_POOL] >= 0 && h->at[COL_VM] < 0)
-                return import_fail(e, line, NULL, NULL, "a pool column without a vm column: pool narrows a VM's name");
-        if (h->at[COL_CPU] < 0 && h->at[COL_MEMORY] < 0 && h->at[COL_DISK] < 0)
-                return import_fail(e, line, NULL, NULL, "no cpu_pct, memory_pct or disk_pct column: nothing to import");
-        c->names = h->names;
-        c->n_names = h->n;
-        return 0;
-}
-
-/* One sample's cells: NULL for a column the file does not have. */
-struct sample {
-        const char *cell[_COL_MAX];
-};
-
-static int sample_parse(const struct csv_reader *c, const struct import_header *h, unsigned line, struct sample *s,
-                        struct import_error *e) {
-        if (c->n != h->n)
-                return import_fail(e, line, NULL, NULL, "%zu field%s, the header has %zu", c->n, c->n == 1 ? "" : "s",
-                                   h->n);
-        for (size_t k = 0; k < _COL_MAX; k++)
-                s->cell[k] = h->at[k] >= 0 ? csv_field(c, (size_t) h->at[k]) : NULL;
-
-        const char *time = s->cell[COL_TIME];
-        if (!is_time(time))
-                return import_fail(e, line, "time", time, "%s", *time ? "is not an RFC 3339 time with an offset "
-                                                                         "(2026-10-01T08:00:00+08:00 or ...Z)"
-                                                                       : "is empty: every sample needs its time");
-        const char *uuid = s->cell[COL_UUID] && *s->cell[COL_UUID] ? s->cell[COL_UUID] : NULL;
-        const char *vm = s->cell[COL_VM] && *s->cell[COL_VM] ? s->cell[COL_VM] : NULL;
-        const char *pool = s->cell[COL_POOL] && *s->cell[COL_POOL] ? s->cell[COL_POOL] : NULL;
-        if (uuid && vm)
-                return import_fail(e, line, NULL, NULL, "both uuid and vm given: name the VM one way");
-        if (!uuid && !vm)
-                return import_fail(e, line, NULL, NULL, "no VM: the %s empty",
-                                   h->at[COL_UUID] >= 0 && h->at[COL_VM] >= 0 ? "uuid and vm cells are"
-                                   : h->at[COL_UUID] >= 0                  ? "uuid cell is"
-                                                                            : "vm cell is");
-        if (uuid && !is_uuid(uuid))
-                return import_fail(e, line, "uuid", uuid, "is not a UUID (8-4-4-4-12 hexadecimal digits)");
-        if (vm && strlen(vm) > VM_NAME_MAX)
-                return import_fail(e, line, "vm", vm, "is longer than %d bytes", VM_NAME_MAX);
-        if (vm && has_control(vm))
-                return import_fail(e, line, "vm", vm, "holds a control character");
-        if (pool && uuid)
-                return import_fail(e, line, "pool", pool, "is given with a uuid: a uuid names the VM alone");
-        if (pool && strlen(pool) > POOL_NAME_MAX)
-                return import_fail(e, line, "pool", pool, "is longer than %d bytes", POOL_NAME_MAX);
-        if (pool && has_control(pool))
-                return import_fail(e, line, "pool", pool, "holds a control character");
-        for (size_t k = COL_CPU; k <= COL_DISK; k++) {
-                const char *v = s->cell[k];
-                if (!v || !*v)
-                        continue;       /* a gap, not a zero */
-                if (strlen(v) > NUMBER_MAX)
-                        return import_fail(e, line, column_names[k], v, "is longer than %d characters", NUMBER_MAX);
-                if (!is_json_number(v))
-                        return import_fail(e, line, column_names[k], v,
-                                           "is not a number (a percentage from 0 to 100 with '.' for decimals, no %% "
-                                           "sign; an empty cell for no data)");
-                double d = number_value(v);
-                if (!(d >= 0 && d <= 100))
-                        return import_fail(e, line, column_names[k], v, "is not from 0 to 100");
-        }
-        return 0;
 }
 
 /* A batch's body with a sticky error: past the cap every append is a no-op. */
@@ -505,7 +152,7 @@ static void body_char(struct body *b, char c) {
                 b->r = gc_buf_append_char(&b->b, c);
 }
 
-/* Control characters never get here (sample_parse refuses them); quotes
+/* Control characters never get here (metrics_csv_next refuses them); quotes
  * and backslashes are escaped. */
 static void json_string(struct body *b, const char *s) {
         body_char(b, '"');
@@ -520,25 +167,25 @@ static void json_string(struct body *b, const char *s) {
 /* {"time":...,"uuid"|"vm":...[,"pool":...],"cpu_pct":12.5|null,...}: the
  * members in this order, numbers as the file writes them, the metrics the
  * file has columns for. */
-static void sample_json(struct body *b, const struct sample *s) {
+static void sample_json(struct body *b, const struct metrics_sample *s) {
         body_put(b, "{\"time\":");
-        json_string(b, s->cell[COL_TIME]);
-        if (s->cell[COL_UUID] && *s->cell[COL_UUID]) {
+        json_string(b, s->cell[METRICS_COL_TIME]);
+        if (s->cell[METRICS_COL_UUID] && *s->cell[METRICS_COL_UUID]) {
                 body_put(b, ",\"uuid\":");
-                json_string(b, s->cell[COL_UUID]);
+                json_string(b, s->cell[METRICS_COL_UUID]);
         } else {
                 body_put(b, ",\"vm\":");
-                json_string(b, s->cell[COL_VM]);
-                if (s->cell[COL_POOL] && *s->cell[COL_POOL]) {
+                json_string(b, s->cell[METRICS_COL_VM]);
+                if (s->cell[METRICS_COL_POOL] && *s->cell[METRICS_COL_POOL]) {
                         body_put(b, ",\"pool\":");
-                        json_string(b, s->cell[COL_POOL]);
+                        json_string(b, s->cell[METRICS_COL_POOL]);
                 }
         }
-        for (size_t k = COL_CPU; k <= COL_DISK; k++) {
+        for (size_t k = METRICS_COL_CPU; k <= METRICS_COL_DISK; k++) {
                 if (!s->cell[k])
                         continue;
                 body_put(b, ",\"");
-                body_put(b, column_names[k]);
+                body_put(b, metrics_csv_columns[k]);
                 body_put(b, "\":");
                 body_put(b, *s->cell[k] ? s->cell[k] : "null");
         }
@@ -604,51 +251,27 @@ struct import {
         int exit;                       /* of the call that failed */
 };
 
-/* The first byte that is not UTF-8, as a line number; 0 when all are. */
-static unsigned invalid_utf8_line(const char *s, size_t n) {
-        unsigned line = 1;
-
-        for (size_t i = 0; i < n;) {
-                uint32_t cp;
-                int l = utf8_decode(s + i, n - i, &cp);
-                if (l < 0)
-                        return line;
-                if (cp == '\n')
-                        line++;
-                i += (size_t) l;
-        }
-        return 0;
-}
-
 /* Pass over the file: each sample checked; with body, the batches built
  * and handed to send() as they fill. */
-static int import_pass(struct import *im, struct import_error *e,
+static int import_pass(struct import *im, struct metrics_csv_error *e,
                        int (*send)(struct import *im, size_t first, const struct gc_buf *body, const unsigned *lines,
                                    size_t n),
                        bool count) {
         _cleanup_free_ unsigned *lines = send ? xnew(unsigned, im->batch) : NULL;
-        struct csv_reader c = { .p = im->data, .end = im->data + im->len, .line = 1, .buf = GC_BUF_INIT(16u * 1024 * 1024) };
-        struct import_header h = {};
+        _cleanup_(metrics_csv_freep) struct metrics_csv *m = NULL;
         struct body body = { .b = GC_BUF_INIT(METRICS_BODY_MAX) };
+        struct metrics_sample s;
         size_t n = 0, first = 0;
         unsigned line = 0;
         int r;
 
-        /* a UTF-8 byte order mark, as Excel writes one */
-        if (im->len >= 3 && memcmp(im->data, "\xEF\xBB\xBF", 3) == 0)
-                c.p += 3;
-        r = header_parse(&c, &h, e);
-        while (r >= 0 && (r = csv_next(&c, &line, e)) > 0) {
-                struct sample s;
-
-                r = sample_parse(&c, &h, line, &s, e);
-                if (r < 0)
-                        break;
+        r = metrics_csv_new(im->data, im->len, &m, e);
+        while (r >= 0 && (r = metrics_csv_next(m, &s, &line, e)) > 0) {
                 if (count) {
                         /* names are unique (R-NM2): a pool given or not, the same VM */
-                        _cleanup_free_ char *key = s.cell[COL_UUID] && *s.cell[COL_UUID]
-                                ? xasprintf("u:%s", s.cell[COL_UUID])
-                                : xasprintf("n:%s", s.cell[COL_VM]);
+                        _cleanup_free_ char *key = s.cell[METRICS_COL_UUID] && *s.cell[METRICS_COL_UUID]
+                                ? xasprintf("u:%s", s.cell[METRICS_COL_UUID])
+                                : xasprintf("n:%s", s.cell[METRICS_COL_VM]);
                         name_set_add(&im->vms, key);
                         im->samples++;
                 }
@@ -670,11 +293,9 @@ static int import_pass(struct import *im, struct import_error *e,
                 r = body.r < 0 ? body.r : send(im, first, &body.b, lines, n);
         }
         if (r == -ENOBUFS)
-                import_fail(e, line, NULL, NULL, "a batch larger than %u MiB: give a smaller --batch",
-                            METRICS_BODY_MAX / (1024 * 1024));
+                metrics_csv_fail(e, line, NULL, NULL, "a batch larger than %u MiB: give a smaller --batch",
+                                 METRICS_BODY_MAX / (1024 * 1024));
         gc_buf_free(&body.b);
-        gc_buf_free(&c.buf);
-        gc_buf_free(&h.buf);
         return r < 0 ? r : 0;
 }
 
@@ -872,7 +493,7 @@ static int run_import(int argc, char **argv) {
         _cleanup_(remote_done) struct remote rm = { .verb = "gcctl metrics import" };
         struct usage_args a = { .verb = rm.verb };
         struct import im = { .rm = &rm, .batch = METRICS_BATCH_DEFAULT };
-        struct import_error e = {};
+        struct metrics_csv_error e = {};
         uint64_t batch = METRICS_BATCH_DEFAULT;
         int ex, i, r;
 
@@ -896,11 +517,7 @@ static int run_import(int argc, char **argv) {
                 return remote_fail(&rm, "%s: %s", im.file, strerror(-r));
 
         /* 1. The whole file, before anything is sent. */
-        unsigned bad = invalid_utf8_line(im.data, im.len);
-        if (bad > 0)
-                r = import_fail(&e, bad, NULL, NULL, "not UTF-8 (a file saved as GBK? save it as UTF-8)");
-        else
-                r = import_pass(&im, &e, NULL, true);
+        r = import_pass(&im, &e, NULL, true);
         if (r < 0) {
                 import_error_print(&rm, im.file, &e);
                 ex = GCCTL_EXIT_FAIL;
@@ -1114,12 +731,10 @@ static int run_monthly(int argc, char **argv) {
         if (i < 0)
                 return ex;
         ex = remote_operands(&rm, argc, argv, i, 0, "nothing");
+        if (ex == GCCTL_EXIT_OK)
+                ex = month_required(&rm, a.month);
         if (ex != GCCTL_EXIT_OK)
                 return ex;
-        if (!a.month)
-                return gcctl_usage_error(rm.verb, "--month YYYY-MM is required");
-        if (!is_month(a.month))
-                return gcctl_usage_error(rm.verb, "--month: \"%s\" is not YYYY-MM", a.month);
         format = a.format ?: gcctl_global.json ? "json" : "table";
         if (strcmp(format, "table") != 0 && strcmp(format, "json") != 0 && strcmp(format, "csv") != 0 &&
             strcmp(format, "html") != 0)
@@ -1187,12 +802,10 @@ static int run_run(int argc, char **argv) {
         if (i < 0)
                 return ex;
         ex = remote_operands(&rm, argc, argv, i, 0, "nothing");
+        if (ex == GCCTL_EXIT_OK)
+                ex = month_required(&rm, a.month);
         if (ex != GCCTL_EXIT_OK)
                 return ex;
-        if (!a.month)
-                return gcctl_usage_error(rm.verb, "--month YYYY-MM is required");
-        if (!is_month(a.month))
-                return gcctl_usage_error(rm.verb, "--month: \"%s\" is not YYYY-MM", a.month);
         cJSON_AddStringToObject(body, "month", a.month);
         ex = remote_call_json(&rm, "POST", "/v1/reports/monthly", body, &status, &answer);
         if (ex != GCCTL_EXIT_OK)

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Build the libFuzzer targets with clang and run each for a bounded time.
 #   scripts/fuzz.sh [SECONDS]      (default 30 per target)
-# Seeds: the shipped policy packs and tests/fuzz/corpus. A crash leaves its
-# input in build-fuzz/findings and fails the run.
+# The targets: every tests/fuzz/fuzz-NAME.c. Seeds: the shipped policy packs,
+# the samples, tests/fuzz/corpus/*.json and a target's own
+# tests/fuzz/corpus/NAME/. A crash leaves its input in build-fuzz/findings
+# and fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-30}
@@ -17,10 +19,15 @@ meson compile -C build-fuzz >/dev/null
 
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 mkdir -p build-fuzz/findings
-for t in jcs pack request agent; do
+for src in tests/fuzz/fuzz-*.c; do
+        t=${src#tests/fuzz/fuzz-}
+        t=${t%.c}
         corpus=build-fuzz/corpus-$t
         mkdir -p "$corpus"
-        cp policies/*.json tests/fuzz/corpus/* scripts/samples/*.json "$corpus"/
+        cp policies/*.json tests/fuzz/corpus/*.json scripts/samples/*.json "$corpus"/
+        if [ -d tests/fuzz/corpus/$t ]; then
+                cp tests/fuzz/corpus/$t/* "$corpus"/
+        fi
         echo "fuzz-$t: ${seconds}s"
         build-fuzz/tests/fuzz/fuzz-$t -max_total_time="$seconds" -max_len=65536 \
                 -artifact_prefix=build-fuzz/findings/$t- -print_final_stats=1 "$corpus" 2>build-fuzz/fuzz-$t.log \

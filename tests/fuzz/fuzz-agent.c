@@ -6,7 +6,9 @@
  * Includes the backend to reach its static parsers, as wireguard-tools'
  * fuzzers include the file they fuzz.
  *
- * The first byte picks the parser: 0 labels XML, 1 domain XML, 2 a VMSPEC.
+ * The first byte picks the parser: 0 labels XML, 1 domain XML, 2 a VMSPEC,
+ * 3 a WIPESPEC (vm.wipe's payload; the rest of the job is the orchestrator's
+ * envelope, which is not parsed here).
  */
 #include "../../agent/hv-libvirt.c"
 
@@ -22,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         memcpy(text, data + 1, size - 1);
         text[size - 1] = 0;
 
-        switch (data[0] % 3) {
+        switch (data[0] % 4) {
         case 0: {
                 struct hv_labels labels = {};
                 if (hv_labels_parse(text, &labels) >= 0) {
@@ -58,6 +60,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                 fuzz_assert(err.code[0] || err.message[0]);
                         hv_spec_done(&spec);
                         cJSON_Delete(vm);
+                }
+                break;
+        }
+        case 3: {
+                cJSON *wipe = NULL;
+                struct gc_error err = {};
+                if (json_parse(text, size - 1, &wipe, &err) >= 0) {
+                        struct wipejob_spec spec = {};
+                        int r = jobs_wipe_spec_parse(wipe, 64, &spec, &err);
+                        /* A parsed spec is one wipe.h takes, naming who ordered it (R-AU3). */
+                        if (r >= 0) {
+                                fuzz_assert(jobs_uuid_valid(spec.uuid));
+                                fuzz_assert(wipe_method_to_string(spec.method));
+                                fuzz_assert(spec.passes >= 1 && spec.passes <= WIPEJOB_PASSES_MAX);
+                                fuzz_assert(spec.sample_blocks <= (1u << 30));
+                                fuzz_assert(spec.approval && spec.approval[0] && strlen(spec.approval) <= 1024);
+                                fuzz_assert(spec.operator_name && spec.operator_name[0] &&
+                                            strlen(spec.operator_name) <= 1024);
+                        } else
+                                fuzz_assert(strncmp(err.field, "wipe", 4) == 0 && err.message[0]);
+                        wipejob_spec_done(&spec);
+                        cJSON_Delete(wipe);
                 }
                 break;
         }
