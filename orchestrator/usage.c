@@ -1178,6 +1178,11 @@ int usage_monthly_tick(struct orch *o) {
          * reported (gcctl report run does that on demand). */
         if (last)
                 r = monthly_run(o, prev, summary);
+        /* A batch's digest is kept while its samples could still be taken
+         * (USAGE_MAX_AGE_DAYS): an older batch sent again is refused anyway. */
+        if (r >= 0)
+                r = store_exec(o->store, "DELETE FROM metric_batches WHERE received < ?",
+                               STORE_ARGS(STORE_INT(orch_now(o) - (int64_t) (USAGE_MAX_AGE_DAYS + 1) * 86400)), NULL);
         if (r >= 0)
                 r = store_exec(o->store, "INSERT INTO settings (key, value) VALUES ('report.monthly.last', ?) "
                                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -37,6 +37,8 @@
 #      system unregulated; a tenant sees its own unit only
 #   6. the recommendation comes back as an ordinary change request
 #      (accepted); a second change in the month is refused (R-RQ3)
+#   7. 402 days on: the batches' digests are forgotten, and the old file
+#      sent again is refused as too old rather than counted again
 # shellcheck disable=SC2016 # python snippets in single quotes
 set -euo pipefail
 # shellcheck source=tests/integration/lib.sh
@@ -403,6 +405,15 @@ sign_now "$SAMPLES/change-resize-add.json" "$T/change2.json" --set=approval.id=O
 submit "$T/change2.json"
 is "6. a second change in the same month is refused: R-RQ3 holds" \
 	"$STATUS $(jget "$BODY" 'd["error"]["rule"]')" "422 R-RQ3"
+
+# ------------------------------------------- 7. a year and more later ----
+
+advance 402d $((402 * DAY))
+poll 20 test "$(dbq 'SELECT COUNT(*) FROM metric_batches')" = 0 || true
+is "7. 402 days on, the monthly run has forgotten the batches' digests" "$(dbq 'SELECT COUNT(*) FROM metric_batches')" 0
+run_gcctl provider "$T/import-old.out" metrics import "$T/trial.csv"
+check "7. ... and the trial's file sent again is refused, its samples older than 400 days: nothing counted twice" \
+	bash -c '[[ $1 != 0 ]] && grep -q "older than 400 days" "$2"' _ "$RC" "$T/import-old.out"
 
 check "gcctl audit verify: the chain holds" gcctl_as authority audit verify
 finish
