@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "alloc.h"
 #include "api.h"
@@ -1005,7 +1006,7 @@ static int report_build(struct orch *o, int64_t unit_id, const char *month, bool
         cJSON_AddNumberToObject(period, "days", (double) (x.last - x.first + 1));
         format_offset(pack ? pack->calendar.utc_offset_minutes : 480, offset);
         cJSON_AddStringToObject(period, "utc_offset", offset);
-        cJSON *due = cJSON_AddNullToObject(doc, "due");
+        cJSON_AddNullToObject(doc, "due");
         store_format_time(orch_now(o), t);
         cJSON_AddStringToObject(doc, "generated", t);
         x.systems = cJSON_AddArrayToObject(doc, "systems");
@@ -1030,7 +1031,7 @@ static int report_build(struct orch *o, int64_t unit_id, const char *month, bool
         }
         if (due_day > 0) {
                 usage_day_format(x.last + due_day, day);
-                cJSON_ReplaceItemViaPointer(doc, due, cJSON_CreateString(day));
+                cJSON_ReplaceItemInObjectCaseSensitive(doc, "due", cJSON_CreateString(day));
         }
         cJSON_AddItemToObject(doc, "totals", totals_json(&x.unit_totals, x.n_systems));
         if (ret_announced)
@@ -1082,8 +1083,10 @@ static int report_write(struct orch *o, const char *month, int64_t unit_id, cons
                 if (r >= 0)
                         r = gc_write_file(path, b.data ?: "", b.len, 0640);
                 if (r < 0) {
+                        char why[512];
                         gc_buf_free(&b);
-                        return log_error_errno(r, "report %s cannot be written", path);
+                        return log_error_errno(r, "report %s cannot be written%s%s", path, err.code[0] ? ": " : "",
+                                               err.code[0] ? gc_error_format(&err, why, sizeof why) : "");
                 }
                 crypto_digest(GC_HASH_SHA256, b.data ?: "", b.len, md);
                 _cleanup_free_ char *hex = crypto_hex(md, 32);
@@ -1159,10 +1162,19 @@ static void previous_month(int64_t day, char buf[8]) {
         usage_month_of_day(day - (int64_t) d, buf);
 }
 
+/* After a failed run (a reports directory that cannot be written, a busy
+ * store), the next try waits this long: not one error a tick. */
+#define USAGE_RETRY_SECONDS 300
+
 int usage_monthly_tick(struct orch *o) {
+        static int64_t retry_at;        /* the event loop's thread only */
         int offset = o->cfg->pack ? o->cfg->pack->calendar.utc_offset_minutes : 480;
         char prev[8];
         _cleanup_free_ char *last = NULL;
+
+        if (retry_at && time(NULL) < retry_at)
+                return 0;
+        retry_at = 0;
 
         previous_month(usage_day(orch_now(o), offset), prev);
         int r = store_query_text(o->store, "SELECT value FROM settings WHERE key = 'report.monthly.last'", STORE_NO_ARGS, &last);
@@ -1191,8 +1203,11 @@ int usage_monthly_tick(struct orch *o) {
                 r = store_commit(o->store);
         else
                 store_rollback(o->store);
-        if (r < 0)
-                return log_warning_errno(r, "the monthly report for %s could not be made; trying again", prev);
+        if (r < 0) {
+                retry_at = time(NULL) + USAGE_RETRY_SECONDS;
+                return log_warning_errno(r, "the monthly report for %s could not be made; trying again in %d s", prev,
+                                         USAGE_RETRY_SECONDS);
+        }
         if (last) {
                 log_notice("monthly utilization reports for %s: %d units, %d systems with recommendations (R-RS7)", prev,
                            cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(summary, "units")),

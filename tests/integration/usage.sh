@@ -64,7 +64,9 @@ bg "$!"
 poll 30 test -s "$HOOK/port" || bail "the webhook receiver did not start"
 HOOK_PORT=$(cat "$HOOK/port")
 write_config "[{\"path\": \"notify-webhook\", \"config\": {\"url\": \"http://127.0.0.1:$HOOK_PORT/hook\", \"timeout_ms\": 5000}}]" \
-	"{\"reports\": {\"dir\": \"$REPORTS\"}}"
+	"{\"reports\": {\"dir\": \"$REPORTS\"},
+	  \"pools\": [{\"name\": \"包头-A\", \"arch\": [\"x86\", \"arm\"]}, {\"name\": \"六安-A\", \"pack\": \"luan\"},
+	             {\"name\": \"驻马店-A\", \"pack\": \"zhumadian\"}]}"
 ORCH_ARGS=(--unsafe-test-clock)
 orch_start
 
@@ -145,11 +147,15 @@ register_system "$UNIT" 协同办公OA
 SID=$LAST_ID
 register_system "$UNIT" 一网通办
 LID=$LAST_ID
+register_system "$UNIT" 政务公开
+ZID=$LAST_ID
 record_agreement "$SID"
 record_agreement "$LID"
+record_agreement "$ZID"
 register_approval_system approval-oa "$(sign_pub approval)"
 register_host host-a "$BPOOL" none
 register_host host-b "$LPOOL" none
+register_host host-z 驻马店-A   # no agent: 政务公开's VMs stay queued, but count in its unit's report
 TENANT_KEY=$(sign_key tenant)
 PROVIDER_KEY=$(sign_key provider)
 AUTHORITY_KEY=$(sign_key authority)
@@ -187,6 +193,13 @@ want 201 >"$T/apply.err" || bail "apply 协同办公OA: $(cat "$T/apply.err")"
 sign "$SAMPLES/apply-luan.json" "$T/apply-l.json" --set=approval.id=OA-U-0002
 submit "$T/apply-l.json"
 want 201 >"$T/apply.err" || bail "apply 一网通办: $(cat "$T/apply.err")"
+# A system in the Zhumadian pool: its pack wants the unit's report by the 5th (R-RS7, Z20).
+sign "$SAMPLES/apply-luan.json" "$T/apply-z.json" --set=approval.id=OA-U-0003 --set=system.name=政务公开 --set=pool=驻马店-A \
+	--set-json=trial_length=15 --set-json=vms='[{"type": "vm", "role": "门户服务器", "arch": "x86", "vcpus": 1, "memory_gib": 1,
+	"system_disk": {"gib": 40, "type": "SSD"}, "data_disk": {"gib": 10, "type": "SAS"}, "os": "麒麟V10", "network": "egov",
+	"ports": [443], "count": 1, "names": ["zwgk-web-01"]}]'
+submit "$T/apply-z.json"
+want 201 >"$T/apply.err" || bail "apply 政务公开: $(cat "$T/apply.err")"
 poll 90 system_is "$SID" trial || bail "协同办公OA did not reach trial: $(system_state "$SID")"
 poll 90 system_is "$LID" trial || bail "一网通办 did not reach trial: $(system_state "$LID")"
 pass "1. 协同办公OA (4 VMs, $BPOOL) and 一网通办 ($LPOOL) reach trial"
@@ -364,6 +377,9 @@ is "5. 前置机1: skipped at the platform's smallest flavour (R-RS6), idle" \
 is "5. the system's totals: 4 VMs, 17 vCPUs -> 22, 33 GiB -> 35, 2 idle" \
 	"$(rq '[s["totals"]["vms"], s["totals"]["vcpus"], s["totals"]["after"]["vcpus"], s["totals"]["memory_gib"], s["totals"]["after"]["memory_gib"], s["totals"]["idle"]]')" \
 	"[4, 17, 22, 33, 35, 2]"
+DUE=$(python3 -c 'import datetime,sys; d=datetime.date.fromordinal(719163+int(sys.argv[1])); n=(d.replace(day=28)+datetime.timedelta(days=4)).replace(day=5); print(n)' "$((NEXT_FIRST - 1))")
+is "5. due by the 5th of the next month: the earliest day the unit's packs set (Zhumadian, Z20)" \
+	"$(jget "$T/report.json" 'd["due"]')" "$DUE"
 is "5. 一网通办 on $LPOOL: Lu'an sets no bands: no recommendation" \
 	"$(jget "$T/report.json" '[(s["bands"]["regulated"], sum(1 for v in s["vms"] for k in ("vcpus", "memory_gib", "data_disk_gib") if v["recommendation"].get(k))) for s in d["systems"] if s["name"] == "一网通办"]')" \
 	'[[false, 0]]'
@@ -377,7 +393,7 @@ app1 = vm[sys.argv[2] + "协同办公OA应用服务器1"]
 assert app1["recommended_vcpus"] == "1" and app1["idle"] == "true" and "R-RS1" in app1["rules"], app1
 assert vm[sys.argv[2] + "协同办公OA数据库服务器1"]["recommended_disk"] == "data_disk_gib=1000", vm
 assert vm[sys.argv[2] + "协同办公OA应用服务器2"]["disk_usage"] == "", "a gap is empty, not 0"
-assert any(r["role"] == "unit total" for r in rows) and sum(r["role"] == "system total" for r in rows) == 2, rows
+assert any(r["role"] == "unit total" for r in rows) and sum(r["role"] == "system total" for r in rows) == 3, rows
 EOF
 run_gcctl provider "$T/report.html" report monthly --unit "$UNIT" --month "$MONTH" --format html
 check "5. --format html: a page naming every VM, the bands' rules and 闲置" \
