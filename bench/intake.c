@@ -39,6 +39,8 @@
 #include "store.h"
 #include "trial.h"
 
+#include "bench-http.h"
+
 #define UNIT "\xe5\xb8\x82xx\xe5\xb1\x80"                                       /* 市xx局 */
 #define SYSTEM_PREFIX "\xe5\x8d\x8f\xe5\x90\x8c\xe5\x8a\x9e\xe5\x85\xac" "OA"    /* 协同办公OA */
 #define APPROVAL_SYSTEM "approval-oa"
@@ -53,92 +55,6 @@ static double now_seconds(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* ---- HTTPS: one easy handle per identity, so one connection each ---- */
-
-struct http {
-        CURL *curl;
-        struct curl_slist *headers;
-        const char *url;
-        struct gc_buf reply;
-        char *cert, *key, *ca;
-};
-
-static size_t http_write(char *p, size_t size, size_t n, void *userdata) {
-        struct gc_buf *b = userdata;
-        return gc_buf_append(b, p, size * n) < 0 ? 0 : size * n;
-}
-
-static int http_open(struct http *h, const struct options *o, const char *identity) {
-        *h = (struct http) { .url = o->url, .reply = GC_BUF_INIT(REPLY_MAX) };
-        h->cert = xasprintf("%s/tls/%s.crt", o->pki, identity);
-        h->key = xasprintf("%s/tls/%s.key", o->pki, identity);
-        h->ca = xasprintf("%s/ca.crt", o->pki);
-        h->curl = curl_easy_init();
-        if (!h->curl)
-                return log_error_errno(-ENOMEM, "curl_easy_init");
-        h->headers = curl_slist_append(NULL, "Content-Type: application/json");
-        curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, h->headers);
-        curl_easy_setopt(h->curl, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_3);
-        curl_easy_setopt(h->curl, CURLOPT_SSLCERT, h->cert);
-        curl_easy_setopt(h->curl, CURLOPT_SSLKEY, h->key);
-        curl_easy_setopt(h->curl, CURLOPT_CAINFO, h->ca);
-        curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, http_write);
-        curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, &h->reply);
-        curl_easy_setopt(h->curl, CURLOPT_TIMEOUT, 60L);
-        curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);
-        return 0;
-}
-
-static void http_close(struct http *h) {
-        curl_easy_cleanup(h->curl);
-        curl_slist_free_all(h->headers);
-        gc_buf_free(&h->reply);
-        free(h->cert);
-        free(h->key);
-        free(h->ca);
-}
-
-/* method "GET", "POST" or "PUT"; body NULL for GET. The reply is in h->reply.
- * *ret_connects: connections opened for this call (0 when one was reused). */
-static int http_call(struct http *h, const char *method, const char *path, const char *body, size_t len,
-                     long *ret_status, long *ret_connects) {
-        _cleanup_free_ char *u = xasprintf("%s%s", h->url, path);
-        gc_buf_reset(&h->reply);
-        curl_easy_setopt(h->curl, CURLOPT_URL, u);
-        if (body) {
-                curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, body);
-                curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE, (long) len);
-                curl_easy_setopt(h->curl, CURLOPT_CUSTOMREQUEST, strcmp(method, "POST") == 0 ? NULL : method);
-        } else
-                curl_easy_setopt(h->curl, CURLOPT_HTTPGET, 1L);
-        CURLcode rc = curl_easy_perform(h->curl);
-        if (rc != CURLE_OK)
-                return log_error_errno(-EIO, "%s %s: %s", method, u, curl_easy_strerror(rc));
-        curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, ret_status);
-        if (ret_connects)
-                curl_easy_getinfo(h->curl, CURLINFO_NUM_CONNECTS, ret_connects);
-        return 0;
-}
-
-/* A call that must answer want; its reply parsed into *ret (may be NULL). */
-static int http_expect(struct http *h, const char *method, const char *path, const char *body, long want, cJSON **ret) {
-        long status = 0;
-        int r = http_call(h, method, path, body, body ? strlen(body) : 0, &status, NULL);
-        if (r < 0)
-                return r;
-        if (status != want) {
-                fprintf(stderr, "bench-intake: %s %s: HTTP %ld, expected %ld: %s\n", method, path, status, want,
-                        h->reply.data ?: "");
-                return -EPROTO;
-        }
-        if (ret) {
-                *ret = cJSON_ParseWithLength(h->reply.data, h->reply.len);
-                if (!*ret)
-                        return log_error_errno(-EBADMSG, "%s %s: the reply is not JSON", method, path);
-        }
-        return 0;
 }
 
 /* ---- what the orchestrator and the reference are given ---- */
@@ -287,7 +203,7 @@ static int prepare_one(struct prepared *p, const cJSON *sample, EVP_PKEY *key, i
 
 static int register_systems(const struct options *o, const struct prepared *p) {
         struct http h;
-        int r = http_open(&h, o, "authority-authority");
+        int r = http_open(&h, "bench-intake", o->url, o->pki, "authority-authority", REPLY_MAX, 60L);
         for (int i = 0; r >= 0 && i < o->n; i++) {
                 _cleanup_(cJSON_Deletep) cJSON *body = cJSON_CreateObject(), *reply = NULL;
                 cJSON_AddStringToObject(body, "unit", UNIT);
@@ -326,7 +242,7 @@ static int cmp_double(const void *a, const void *b) {
 static int run_api(const struct options *o, const struct prepared *p, struct timing *t, long *ret_connects) {
         struct http h;
         long status, connects = 0, c;
-        int r = http_open(&h, o, "approval-approval-oa");
+        int r = http_open(&h, "bench-intake", o->url, o->pki, "approval-approval-oa", REPLY_MAX, 60L);
         if (r >= 0)
                 r = http_expect(&h, "GET", "/healthz", NULL, 200, NULL);     /* the connection, before the clock */
         if (r < 0)

@@ -45,6 +45,8 @@
 #include "log.h"
 #include "naming.h"
 
+#include "bench-http.h"
+
 #define UNIT "\xe5\xb8\x82xx\xe5\xb1\x80"                                       /* 市xx局 */
 #define SIGNATORY "\xe5\x8c\x85\xe5\xa4\xb4\xe5\xb8\x82\xe5\xa4\xa7\xe6\x95\xb0\xe6\x8d\xae\xe4\xb8\xad\xe5\xbf\x83" /* 包头市大数据中心 */
 #define APPROVAL_SYSTEM "approval-oa"
@@ -73,93 +75,6 @@ static int cmp_double(const void *a, const void *b) {
 static double percentile(const double *sorted, int n, double p) {
         int k = (int) ceil(p * n) - 1;
         return sorted[k < 0 ? 0 : k >= n ? n - 1 : k];
-}
-
-/* ---- HTTPS: one easy handle per identity, so one connection each ---- */
-
-struct http {
-        CURL *curl;
-        struct curl_slist *headers;
-        const char *url;
-        struct gc_buf reply;
-        char *cert, *key, *ca;
-};
-
-static size_t http_write(char *p, size_t size, size_t n, void *userdata) {
-        struct gc_buf *b = userdata;
-        return gc_buf_append(b, p, size * n) < 0 ? 0 : size * n;
-}
-
-static int http_open(struct http *h, const struct options *o, const char *identity) {
-        *h = (struct http) { .url = o->url, .reply = GC_BUF_INIT(REPLY_MAX) };
-        h->cert = xasprintf("%s/tls/%s.crt", o->pki, identity);
-        h->key = xasprintf("%s/tls/%s.key", o->pki, identity);
-        h->ca = xasprintf("%s/ca.crt", o->pki);
-        h->curl = curl_easy_init();
-        if (!h->curl)
-                return log_error_errno(-ENOMEM, "curl_easy_init");
-        h->headers = curl_slist_append(NULL, "Content-Type: application/json");
-        curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, h->headers);
-        curl_easy_setopt(h->curl, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_3);
-        curl_easy_setopt(h->curl, CURLOPT_SSLCERT, h->cert);
-        curl_easy_setopt(h->curl, CURLOPT_SSLKEY, h->key);
-        curl_easy_setopt(h->curl, CURLOPT_CAINFO, h->ca);
-        curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, http_write);
-        curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, &h->reply);
-        curl_easy_setopt(h->curl, CURLOPT_TIMEOUT, 120L);
-        curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);
-        return 0;
-}
-
-static void http_close(struct http *h) {
-        curl_easy_cleanup(h->curl);
-        curl_slist_free_all(h->headers);
-        gc_buf_free(&h->reply);
-        free(h->cert);
-        free(h->key);
-        free(h->ca);
-}
-
-/* body NULL: GET. The reply is in h->reply. */
-static int http_call(struct http *h, const char *method, const char *path, const char *body, size_t len,
-                     long *ret_status, long *ret_connects) {
-        _cleanup_free_ char *u = xasprintf("%s%s", h->url, path);
-        gc_buf_reset(&h->reply);
-        curl_easy_setopt(h->curl, CURLOPT_URL, u);
-        if (body) {
-                curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, body);
-                curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE, (long) len);
-                curl_easy_setopt(h->curl, CURLOPT_CUSTOMREQUEST, strcmp(method, "POST") == 0 ? NULL : method);
-        } else {
-                curl_easy_setopt(h->curl, CURLOPT_CUSTOMREQUEST, NULL);
-                curl_easy_setopt(h->curl, CURLOPT_HTTPGET, 1L);
-        }
-        CURLcode rc = curl_easy_perform(h->curl);
-        if (rc != CURLE_OK)
-                return log_error_errno(-EIO, "%s %s: %s", method, u, curl_easy_strerror(rc));
-        curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, ret_status);
-        if (ret_connects)
-                curl_easy_getinfo(h->curl, CURLINFO_NUM_CONNECTS, ret_connects);
-        return 0;
-}
-
-/* A call that must answer want; its reply parsed into *ret (may be NULL). */
-static int http_expect(struct http *h, const char *method, const char *path, const char *body, long want, cJSON **ret) {
-        long status = 0;
-        int r = http_call(h, method, path, body, body ? strlen(body) : 0, &status, NULL);
-        if (r < 0)
-                return r;
-        if (status != want) {
-                fprintf(stderr, "bench-provision: %s %s: HTTP %ld, expected %ld: %.600s\n", method, path, status, want,
-                        h->reply.data ?: "");
-                return -EPROTO;
-        }
-        if (ret) {
-                *ret = cJSON_ParseWithLength(h->reply.data, h->reply.len);
-                if (!*ret)
-                        return log_error_errno(-EBADMSG, "%s %s: the reply is not JSON", method, path);
-        }
-        return 0;
 }
 
 /* ---- one phase: its pool, its hosts and their agents ---- */
@@ -371,7 +286,7 @@ static int prepare_one(struct phase *ph, int phase_no, const cJSON *sample, EVP_
 
 static int register_systems(const struct options *o, struct phase *ph) {
         struct http h;
-        int r = http_open(&h, o, "authority-authority");
+        int r = http_open(&h, "bench-provision", o->url, o->pki, "authority-authority", REPLY_MAX, 120L);
         for (int i = 0; r >= 0 && i < o->requests; i++) {
                 _cleanup_(cJSON_Deletep) cJSON *body = cJSON_CreateObject(), *reply = NULL;
                 cJSON_AddStringToObject(body, "unit", UNIT);
@@ -532,9 +447,9 @@ static int run_phase(const struct options *o, struct phase *ph) {
         long status, c;
         int r;
 
-        r = http_open(&sub, o, "approval-approval-oa");
+        r = http_open(&sub, "bench-provision", o->url, o->pki, "approval-approval-oa", REPLY_MAX, 120L);
         if (r >= 0)
-                r = http_open(&view, o, "authority-authority");
+                r = http_open(&view, "bench-provision", o->url, o->pki, "authority-authority", REPLY_MAX, 120L);
         if (r >= 0)
                 r = hosts_wait(&view, ph, 30, false);
         if (r < 0)
@@ -820,7 +735,7 @@ int main(int argc, char **argv) {
                 qsort(ph->vms, ph->n_vms, sizeof *ph->vms, cmp_vm_name);
                 r = register_systems(&o, ph);
                 if (r >= 0)
-                        r = http_open(&view, &o, "authority-authority");
+                        r = http_open(&view, "bench-provision", o.url, o.pki, "authority-authority", REPLY_MAX, 120L);
                 if (r >= 0) {
                         r = pool_bounds(&view, ph);
                         http_close(&view);

@@ -79,6 +79,8 @@
 #include "store.h"
 #include "usage.h"
 
+#include "bench-http.h"
+
 #define UNIT "\xe5\xb8\x82xx\xe5\xb1\x80"                                       /* 市xx局 */
 #define SYSTEM_PREFIX "\xe4\xb8\x9a\xe5\x8a\xa1\xe7\xb3\xbb\xe7\xbb\x9f"        /* 业务系统 */
 #define NO_SUCH_VM "\xe4\xb8\x8d\xe5\xad\x98\xe5\x9c\xa8\xe7\x9a\x84\xe8\x99\x9a\xe6\x8b\x9f\xe6\x9c\xba"  /* 不存在的虚拟机 */
@@ -358,74 +360,14 @@ static int fleet_fill(const char *path, const struct config *cfg, unsigned n_vms
 
 /* ---- HTTPS: one easy handle per identity, so one connection each ---------- */
 
-struct http {
-        CURL *curl;
-        struct curl_slist *headers;
-        const char *url;
-        struct gc_buf reply;
-        char *cert, *key, *ca;
-};
-
-static size_t http_write(char *p, size_t size, size_t n, void *userdata) {
-        struct gc_buf *b = userdata;
-        return gc_buf_append(b, p, size * n) < 0 ? 0 : size * n;
-}
-
-static int http_open(struct http *h, const struct options *o, const char *identity) {
-        *h = (struct http) { .url = o->url, .reply = GC_BUF_INIT(REPLY_MAX) };
-        h->cert = xasprintf("%s/tls/%s.crt", o->pki, identity);
-        h->key = xasprintf("%s/tls/%s.key", o->pki, identity);
-        h->ca = xasprintf("%s/ca.crt", o->pki);
-        h->curl = curl_easy_init();
-        if (!h->curl)
-                return log_error_errno(-ENOMEM, "curl_easy_init");
-        h->headers = curl_slist_append(NULL, "Content-Type: application/json");
-        h->headers = curl_slist_append(h->headers, "Expect:");         /* no 100-continue round trip for large bodies */
-        curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, h->headers);
-        curl_easy_setopt(h->curl, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_3);
-        curl_easy_setopt(h->curl, CURLOPT_SSLCERT, h->cert);
-        curl_easy_setopt(h->curl, CURLOPT_SSLKEY, h->key);
-        curl_easy_setopt(h->curl, CURLOPT_CAINFO, h->ca);
-        curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, http_write);
-        curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, &h->reply);
-        curl_easy_setopt(h->curl, CURLOPT_TIMEOUT, 300L);
-        curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);
-        /* A new connection makes a full handshake: gc-orchestrator sets no
-         * TLS session id context, so a resumed session (after it closed an
-         * idle connection) is refused with an internal_error alert. */
-        curl_easy_setopt(h->curl, CURLOPT_SSL_SESSIONID_CACHE, 0L);
-        return 0;
-}
-
-static void http_close(struct http *h) {
-        curl_easy_cleanup(h->curl);
-        curl_slist_free_all(h->headers);
-        gc_buf_free(&h->reply);
-        free(h->cert);
-        free(h->key);
-        free(h->ca);
-}
-
-/* body NULL: GET. The reply is in h->reply; *ret_connects counts new connections. */
-static int http_call(struct http *h, const char *path, const char *body, size_t len, long *ret_status, long *ret_connects) {
-        _cleanup_free_ char *u = xasprintf("%s%s", h->url, path);
-        gc_buf_reset(&h->reply);
-        curl_easy_setopt(h->curl, CURLOPT_URL, u);
-        if (body) {
-                curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, body);
-                curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) len);
-        } else
-                curl_easy_setopt(h->curl, CURLOPT_HTTPGET, 1L);
-        CURLcode rc = curl_easy_perform(h->curl);
-        if (rc != CURLE_OK)
-                return log_error_errno(-EIO, "%s %s: %s", body ? "POST" : "GET", u, curl_easy_strerror(rc));
-        curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, ret_status);
-        if (ret_connects) {
-                long c = 0;
-                curl_easy_getinfo(h->curl, CURLINFO_NUM_CONNECTS, &c);
+/* The rightsize calls: POST with a body, GET without; *ret_connects (may
+ * be NULL) adds the new connections the call made. */
+static int rs_call(struct http *h, const char *path, const char *body, size_t len, long *ret_status, long *ret_connects) {
+        long c = 0;
+        int r = http_call(h, body ? "POST" : "GET", path, body, len, ret_status, &c);
+        if (r >= 0 && ret_connects)
                 *ret_connects += c;
-        }
-        return 0;
+        return r;
 }
 
 /* ---- ingest: the samples ------------------------------------------------------ */
@@ -635,7 +577,7 @@ static int run_api(const struct ingest *in, const struct run *rn, struct http *h
                 if (r < 0)
                         return r;
                 double t0 = now_seconds();
-                r = http_call(h, "/v1/metrics", body->data, body->len, &status, &res->connects);
+                r = rs_call(h, "/v1/metrics", body->data, body->len, &status, &res->connects);
                 res->api += now_seconds() - t0;
                 if (r < 0)
                         return r;
@@ -755,7 +697,7 @@ static int run_breakdown(const struct ingest *in, struct http *provider, struct 
                                 goto out;
                         struct http *h = STAGES[s].provider ? provider : authority;
                         double t0 = now_seconds();
-                        r = http_call(h, "/v1/metrics", body->data, body->len, &status, NULL);
+                        r = rs_call(h, "/v1/metrics", body->data, body->len, &status, NULL);
                         sum[s] += now_seconds() - t0;
                         if (r < 0)
                                 goto out;
@@ -813,14 +755,14 @@ static int do_ingest(const struct options *o) {
         if (r >= 0)
                 r = db_exec(ref, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; " USAGE_DAILY_DDL);
         if (r >= 0)
-                r = http_open(&provider, o, "provider-provider-ops");
+                r = http_open(&provider, "bench-rightsize", o->url, o->pki, "provider-provider-ops", REPLY_MAX, 300L);
         if (r >= 0)
-                r = http_open(&authority, o, "authority-authority");
+                r = http_open(&authority, "bench-rightsize", o->url, o->pki, "authority-authority", REPLY_MAX, 300L);
         /* The connections, before the clock. */
         if (r >= 0)
-                r = http_call(&provider, "/healthz", NULL, 0, &status, NULL);
+                r = rs_call(&provider, "/healthz", NULL, 0, &status, NULL);
         if (r >= 0)
-                r = http_call(&authority, "/healthz", NULL, 0, &status, NULL);
+                r = rs_call(&authority, "/healthz", NULL, 0, &status, NULL);
         if (r < 0)
                 goto out;
 
@@ -856,7 +798,7 @@ static int do_ingest(const struct options *o) {
 
         double ms[ELEMENTSOF(STAGES)];
         size_t bb = 0;
-        r = http_call(&authority, "/healthz", NULL, 0, &status, NULL);   /* idle all along: maybe closed */
+        r = rs_call(&authority, "/healthz", NULL, 0, &status, NULL);   /* idle all along: maybe closed */
         if (r < 0)
                 goto out;
         r = run_breakdown(&in, &provider, &authority, &body, in.today - 1 - (int64_t) n_specs, ms, &bb);
